@@ -1,0 +1,5 @@
+import sys
+
+from handvae.cli import main
+
+sys.exit(main())

@@ -1,0 +1,100 @@
+"""The experiment config: one dataclass per section, composed into :class:`Config`.
+
+Every command loads a :class:`Config` (defaults <- YAML <- ``key.sub=value`` overrides, see
+:mod:`handvae.config`) and saves the resolved one beside its outputs. Letters R, D, C, H, P
+are the paper's modalities; strategies are written as in the paper (``RC2CHP``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class DataConfig:
+    """Where the prepared data lives and how batches are made (SPEC section 7)."""
+
+    cache: str = ""  # prepared cache folder (``handvae prepare``)
+    train_split: str = "train"
+    val_split: str = "test"
+    crop_size: int = 256  # px; 256 in the paper, 64-128 for CPU presets
+    n_points: int = 256  # points per cloud per step (fresh random subset each step)
+    heatmap_size: int = 64
+    heatmap_sigma: float = 2.0  # px on the heatmap grid
+    augment: bool = True
+    aug_scale: tuple[float, float] = (1.0, 1.2)
+    aug_translate_px: float = 20.0  # at crop_size 256; scaled with the crop size
+    aug_rotate: float = 3.141592653589793  # radians, uniform in [-a, a] about the camera axis
+    aug_hue: float = 0.1
+    labelled_fraction: float = 1.0  # weak supervision: first m of the training set keep P
+    max_samples: int = 0  # 0 = all; otherwise the first N of the training split
+    on_device: str = "auto"  # auto | always | never: hold the split in device memory
+
+
+@dataclass
+class ModelConfig:
+    """Networks and latent alignment (SPEC sections 2-3)."""
+
+    strategy: str = "RC2CHP"  # paper notation: encoders 2 decoders
+    alignment: str = "poe"  # none | kl | poe
+    latent_dim: int = 64
+    rgb_width: int = 64  # ResNet-18 base width (64 = torchvision's)
+    prior_expert: bool = False  # PoE with the N(0, I) expert (MVAE form); the paper has none
+    pretrained: str = ""  # optional path to torchvision ResNet-18 weights (.pth / .safetensors)
+
+
+@dataclass
+class LossConfig:
+    """Weights of the named loss terms (SPEC section 4)."""
+
+    lambda_pose: float = 1.0
+    lambda_heat: float = 0.01
+    lambda_cloud: float = 1.0
+    lambda_depth: float = 1.0
+    lambda_align: float = 1.0  # lambda' of Eq. 3
+    emd: str = "auto"  # exact | sinkhorn | auto (exact on CPU, sinkhorn on GPU)
+
+
+@dataclass
+class TrainerConfig:
+    """Optimisation schedule (SPEC section 6)."""
+
+    lr: float = 1e-4
+    batch_size: int = 32
+    epochs: int = 50
+    max_steps: int = 0  # 0 = no step limit
+    beta_start: float = 1e-5
+    beta_end: float = 1e-3
+    beta_anneal_epochs: float = 10.0
+    plateau_patience: int = 5  # validations without improvement before lr /= 10
+    max_lr_drops: int = 2
+    val_every: int = 500  # steps
+    log_every: int = 50
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: str = "auto"  # auto | bf16 | fp16 | off
+    channels_last: bool = True
+    compile: bool = False
+    nan_limit: int = 10  # consecutive non-finite steps before the run stops
+    iterative: bool = False  # Spurr et al.'s alternating baseline
+
+
+@dataclass
+class EvalConfig:
+    """The evaluation protocol (see :mod:`handvae.eval.metrics`)."""
+
+    root: str = "mcp"  # mcp | palm | wrist
+    scale: str = "gt_bone"  # gt_bone | none | procrustes
+    visible_only: bool = True
+
+
+@dataclass
+class Config:
+    """One experiment."""
+
+    seed: int = 0
+    out_dir: str = "runs/default"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
