@@ -1,0 +1,1 @@
+"""Evaluation: the pinned protocol (:mod:`handvae.eval.metrics`) and pose-file loading."""

@@ -1,0 +1,73 @@
+"""YAML configs with dotted overrides: merging, type checks, clear errors, saving."""
+
+import pytest
+import yaml
+
+from handvae.config import ConfigError, load_config, save_config
+from handvae.schema import Config
+
+
+def test_defaults_are_the_papers():
+    cfg = load_config(Config)
+    assert cfg.model.latent_dim == 64 and cfg.loss.lambda_heat == 0.01 and cfg.loss.lambda_cloud == 1.0
+    assert cfg.trainer.lr == 1e-4 and cfg.trainer.batch_size == 32
+    assert (cfg.trainer.beta_start, cfg.trainer.beta_end) == (1e-5, 1e-3)
+    assert cfg.data.crop_size == 256 and cfg.data.n_points == 256 and cfg.data.heatmap_size == 64
+
+
+def test_yaml_then_overrides(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text("seed: 3\ntrainer:\n  lr: 0.001\n  epochs: 7\n")
+    child = tmp_path / "child.yaml"
+    child.write_text("base: base.yaml\ntrainer:\n  epochs: 9\nmodel:\n  strategy: R2P\n")
+    cfg = load_config(Config, child, ["trainer.lr=1e-4", "data.aug_scale=[1.0, 1.5]", "eval.visible_only=false"])
+    assert cfg.seed == 3
+    assert cfg.trainer.epochs == 9 and cfg.trainer.lr == 1e-4
+    assert cfg.model.strategy == "R2P" and cfg.model.alignment == "poe"
+    assert cfg.data.aug_scale == (1.0, 1.5)
+    assert cfg.eval.visible_only is False
+
+
+def test_unknown_key_names_it_and_lists_valid_ones():
+    with pytest.raises(ConfigError) as err:
+        load_config(Config, None, ["trainer.lrr=1"])
+    msg = str(err.value)
+    assert "trainer.lrr" in msg and "lr" in msg and "batch_size" in msg
+
+
+def test_unknown_section(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("trainr:\n  lr: 1\n")
+    with pytest.raises(ConfigError, match=r"trainr.*valid keys.*trainer"):
+        load_config(Config, path)
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [("trainer.batch_size=abc", "trainer.batch_size"), ("trainer.batch_size=2.5", "trainer.batch_size"),
+     ("data.augment=3", "data.augment"), ("data.aug_scale=[1.0]", "data.aug_scale"), ("trainer=3", "trainer")],
+)
+def test_wrong_type_names_the_key(override, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(Config, None, [override])
+
+
+def test_int_accepted_for_float_and_saved_config_round_trips(tmp_path):
+    cfg = load_config(Config, None, ["trainer.lr=1", "seed=5"])
+    assert isinstance(cfg.trainer.lr, float) and cfg.trainer.lr == 1.0
+    out = tmp_path / "run" / "config.yaml"
+    save_config(cfg, out)
+    assert yaml.safe_load(out.read_text())["seed"] == 5
+    assert load_config(Config, out) == cfg
+    assert not [p for p in out.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(Config, tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("trainer: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(Config, bad)
+    with pytest.raises(ConfigError, match=r"key\.sub=value"):
+        load_config(Config, None, ["trainer.lr"])
