@@ -1,0 +1,1 @@
+"""Training: schedules, checkpoints, run logs, distributed set-up, and the trainer loop."""

@@ -1,0 +1,154 @@
+"""Checkpoints: one safetensors file per checkpoint, written atomically.
+
+The file holds the model's tensors under ``model.``, the optimiser's tensors under ``optim.``,
+RNG tensors under ``rng.``, and a JSON trainer state (step, epoch, schedulers, config, loader
+state, numbers of skipped steps ...) in the safetensors metadata under ``handvae``. Nothing is
+unpickled when loading. A checkpoint is written to a temporary name and renamed into place, so
+a run killed mid-write leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from handvae.errors import UserError
+
+FORMAT = "handvae-checkpoint-1"
+
+
+def _flatten_optimizer(opt_state: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    """Split ``optimizer.state_dict()`` into tensors and a JSON-able skeleton."""
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton_state: dict[str, dict] = {}
+    for pid, pstate in opt_state["state"].items():
+        entry = {}
+        for name, value in pstate.items():
+            if torch.is_tensor(value):
+                key = f"optim.{pid}.{name}"
+                tensors[key] = value.detach().contiguous().cpu()
+                entry[name] = {"tensor": key}
+            else:
+                entry[name] = value
+        skeleton_state[str(pid)] = entry
+    return tensors, {"state": skeleton_state, "param_groups": opt_state["param_groups"]}
+
+
+def _unflatten_optimizer(skeleton: dict, tensors: dict[str, torch.Tensor]) -> dict:
+    state = {}
+    for pid, entry in skeleton["state"].items():
+        state[int(pid)] = {
+            name: (tensors[v["tensor"]] if isinstance(v, dict) and "tensor" in v else v) for name, v in entry.items()
+        }
+    return {"state": state, "param_groups": skeleton["param_groups"]}
+
+
+def rng_state() -> tuple[dict[str, torch.Tensor], dict]:
+    """Global RNG states: torch (CPU and CUDA) as tensors; Python and NumPy as JSON."""
+    tensors = {"rng.torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = s
+    py = random.getstate()
+    np_state = np.random.get_state()
+    meta = {
+        "python": [py[0], list(py[1]), py[2]],
+        "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
+    }
+    return tensors, meta
+
+
+def set_rng_state(tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    torch.set_rng_state(tensors["rng.torch"])
+    cuda = [tensors[k] for k in sorted(k for k in tensors if k.startswith("rng.cuda."))]
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda)
+    if "python" in meta:
+        v, st, g = meta["python"]
+        random.setstate((v, tuple(st), g))
+    if "numpy" in meta:
+        name, keys, pos, has_gauss, cached = meta["numpy"]
+        np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    state: dict | None = None,
+    extra_tensors: dict[str, torch.Tensor] | None = None,
+) -> None:
+    """Write model (+ optimiser, RNG, trainer ``state``) to ``path`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model.{k}": v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    meta: dict[str, Any] = {"format": FORMAT, "state": state or {}}
+    if optimizer is not None:
+        opt_tensors, meta["optimizer"] = _flatten_optimizer(optimizer.state_dict())
+        tensors.update(opt_tensors)
+    rng_tensors, meta["rng"] = rng_state()
+    tensors.update(rng_tensors)
+    for k, v in (extra_tensors or {}).items():
+        tensors[f"extra.{k}"] = v.detach().contiguous().cpu()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={"handvae": json.dumps(meta)})
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    """Return (all tensors by key, metadata dict). Raises UserError for a file that is not ours."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such checkpoint file")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta_raw = (fh.metadata() or {}).get("handvae")
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    except Exception as err:  # safetensors raises several types for a foreign file
+        raise UserError(f"{path}: not a safetensors checkpoint ({err})") from None
+    if meta_raw is None:
+        raise UserError(f"{path}: a safetensors file without handvae metadata; expected a handvae checkpoint")
+    meta = json.loads(meta_raw)
+    if meta.get("format") != FORMAT:
+        raise UserError(f"{path}: checkpoint format {meta.get('format')!r}, expected {FORMAT!r}")
+    return tensors, meta
+
+
+def model_state(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+
+
+def load_checkpoint(
+    path: str | os.PathLike,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    restore_rng: bool = False,
+) -> dict:
+    """Load weights (and optimiser, RNG) from ``path`` into the given objects; return the metadata."""
+    tensors, meta = read_checkpoint(path)
+    missing, unexpected = model.load_state_dict(model_state(tensors), strict=False)
+    if missing or unexpected:
+        raise UserError(
+            f"{path}: weights do not fit this model (missing {list(missing)[:5]}, unexpected {list(unexpected)[:5]}); "
+            "was it trained with another strategy or config?"
+        )
+    if optimizer is not None and "optimizer" in meta:
+        optimizer.load_state_dict(_unflatten_optimizer(meta["optimizer"], tensors))
+    if restore_rng:
+        set_rng_state(tensors, meta.get("rng", {}))
+    return meta
