@@ -71,3 +71,17 @@ def test_missing_file_and_bad_yaml(tmp_path):
         load_config(Config, bad)
     with pytest.raises(ConfigError, match=r"key\.sub=value"):
         load_config(Config, None, ["trainer.lr"])
+
+
+def test_every_shipped_config_loads():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "configs"
+    files = sorted(root.rglob("*.yaml"))
+    assert len(files) >= 18
+    strategies = set()
+    for f in files:
+        cfg = load_config(Config, f)
+        strategies.add((cfg.model.strategy, cfg.model.alignment, cfg.trainer.iterative))
+    assert {("R2P", "none", False), ("RC2CHP", "poe", False), ("RC2CHP", "kl", False), ("RD2DHP", "poe", False),
+            ("RC2CHP", "none", True)} <= strategies
