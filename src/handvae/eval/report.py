@@ -1,0 +1,110 @@
+"""Reports of evaluation results: Markdown tables, 3D PCK curves (overlaying runs), per-joint bars.
+
+Every report prints the protocol its numbers were computed under.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from handvae.config import atomic_write_text
+from handvae.eval.metrics import Protocol, Result
+from handvae.skeleton import JOINT_NAMES
+
+# The paper's Table 1-2 numbers (RHD / STB mean EPE, mm) to print beside ours.
+PAPER_EPE_MM = {
+    "S1": {"RHD": 16.61}, "S2-HP": {"RHD": 16.10}, "S2-CP": {"RHD": 15.91}, "S2-CHP": {"RHD": 15.49},
+    "S3": {"RHD": 14.93}, "S4": {"RHD": 13.14, "STB": 7.05},
+}
+
+
+def _protocol_line(result: Result) -> str:
+    p = result.protocol
+    return Protocol(root=p["root"], scale=p["scale"], visible_only=p["visible_only"]).describe()
+
+
+def markdown_report(results: Mapping[str, Result], title: str = "Evaluation", notes: str = "") -> str:
+    """A Markdown report: one row per named result, per-joint errors, and the protocol."""
+    if not results:
+        raise ValueError("no results to report")
+    lines = [f"# {title}", ""]
+    if notes:
+        lines += [notes, ""]
+    lines += [
+        "| run | samples | mean EPE (mm) | median EPE (mm) | AUC 0-50 | AUC 20-50 |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in results.items():
+        lines.append(
+            f"| {name} | {r.num_samples} | {r.mean_epe_mm:.2f} | {r.median_epe_mm:.2f} | {r.auc_0_50:.3f} | "
+            f"{r.auc_20_50:.3f} |"
+        )
+    protocols = {_protocol_line(r) for r in results.values()}
+    lines += ["", "Protocol: " + "; ".join(sorted(protocols)) + ". AUC 20-50 integrates thresholds 21.05-50 mm.", ""]
+    names = list(results)
+    lines += ["## Per-joint mean error (mm)", "", "| joint | " + " | ".join(names) + " |",
+              "|---|" + "---:|" * len(names)]
+    for j, joint in enumerate(JOINT_NAMES):
+        cells = []
+        for r in results.values():
+            v = r.per_joint_mean_mm[j]
+            cells.append("-" if v is None else f"{v:.2f}")
+        lines.append(f"| {joint} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _savefig(fig, path: str | os.PathLike) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    os.replace(tmp, path)
+
+
+def plot_pck(results: Mapping[str, Result], path: str | os.PathLike, title: str = "3D PCK") -> None:
+    """3D PCK curves of several runs on one plot (the paper's Fig. 3 style), AUC 20-50 in the legend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    for name, r in results.items():
+        ax.plot(r.pck_thresholds_mm, r.pck_curve, marker="o", ms=3, label=f"{name} (AUC 20-50 = {r.auc_20_50:.3f})")
+    ax.set_xlabel("error threshold (mm)")
+    ax.set_ylabel("3D PCK")
+    ax.set_xlim(0, 50)
+    ax.set_ylim(0, 1.01)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title, fontsize=10)
+    _savefig(fig, path)
+    plt.close(fig)
+
+
+def plot_per_joint(result: Result, path: str | os.PathLike, title: str = "Per-joint mean error") -> None:
+    """Bar chart of each joint's mean (bar) and median (dot) error in mm."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    means = [float("nan") if v is None else v for v in result.per_joint_mean_mm]
+    medians = [float("nan") if v is None else v for v in result.per_joint_median_mm]
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    xs = range(len(JOINT_NAMES))
+    ax.bar(xs, means, color="#4C72B0", label="mean")
+    ax.plot(xs, medians, "o", color="#DD8452", ms=4, label="median")
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels(JOINT_NAMES, rotation=70, fontsize=7)
+    ax.set_ylabel("error (mm)")
+    ax.legend(fontsize=8)
+    ax.set_title(f"{title}\n{_protocol_line(result)}", fontsize=8)
+    _savefig(fig, path)
+    plt.close(fig)
+
+
+def write_markdown(path: str | os.PathLike, text: str) -> None:
+    atomic_write_text(path, text)

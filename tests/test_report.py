@@ -1,0 +1,34 @@
+"""Reports: Markdown tables carry the numbers and protocol; plots are real PNGs."""
+
+import numpy as np
+from PIL import Image
+
+from handvae.eval.metrics import Protocol, evaluate
+from handvae.eval.report import markdown_report, plot_pck, plot_per_joint
+
+
+def _results():
+    rng = np.random.default_rng(0)
+    gt = rng.normal(size=(6, 21, 3)) * 40
+    a = evaluate(gt + rng.normal(size=gt.shape) * 3, gt, protocol=Protocol(scale="none"))
+    b = evaluate(gt + rng.normal(size=gt.shape) * 9, gt, protocol=Protocol(scale="none"))
+    return {"A": a, "B": b}
+
+
+def test_markdown_has_rows_numbers_and_protocol():
+    res = _results()
+    md = markdown_report(res, title="T")
+    assert f"| A | 6 | {res['A'].mean_epe_mm:.2f} |" in md
+    assert f"{res['B'].auc_20_50:.3f}" in md
+    assert "scale: none (prediction in mm)" in md and "middle MCP" in md
+    assert md.count("\n| ") >= 2 + 21
+
+
+def test_plots_are_pngs(tmp_path):
+    res = _results()
+    plot_pck(res, tmp_path / "pck.png")
+    plot_per_joint(res["A"], tmp_path / "joints.png")
+    for name in ("pck.png", "joints.png"):
+        with Image.open(tmp_path / name) as im:
+            assert im.format == "PNG" and im.size[0] > 300 and im.size[1] > 200
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["joints.png", "pck.png"]
