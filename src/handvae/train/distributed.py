@@ -59,19 +59,23 @@ def cleanup() -> None:
         dist.destroy_process_group()
 
 
-def all_reduce_mean(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
-    """Mean of ``value`` over all processes (identity in one process)."""
-    if not info.enabled:
-        return value
-    out = value.clone()
-    dist.all_reduce(out, op=dist.ReduceOp.SUM)
-    return out / info.world_size
+def _scalar(value: float, info: DistInfo) -> torch.Tensor:
+    return torch.tensor([float(value)], dtype=torch.float64, device=info.device)
 
 
-def broadcast_flag(flag: bool, info: DistInfo) -> bool:
-    """True on every rank when rank 0 says so (for stop decisions taken on rank 0)."""
+def all_reduce_min(value: float, info: DistInfo) -> float:
+    """Minimum of ``value`` over all processes (itself in one process)."""
     if not info.enabled:
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0], device=info.device if info.device.type == "cuda" else "cpu")
+        return float(value)
+    t = _scalar(value, info)
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return float(t.item())
+
+
+def broadcast_value(value: float, info: DistInfo) -> float:
+    """Rank 0's ``value`` on every rank (for decisions taken on rank 0: lr drops, stopping)."""
+    if not info.enabled:
+        return float(value)
+    t = _scalar(value, info)
     dist.broadcast(t, src=0)
-    return bool(t.item() > 0.5)
+    return float(t.item())

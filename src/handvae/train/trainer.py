@@ -1,0 +1,228 @@
+"""The trainer: any strategy on a prepared cache, the paper's way (SPEC section 6).
+
+Adam (lr 1e-4, batch 32); beta annealed log-linearly from 1e-5 to 1e-3; validation of the
+RGB-only path every ``val_every`` steps with the pinned metrics; lr / 10 on plateaus of the
+validation EPE at most twice, then stop. Checkpoints (``last``, ``best``) are written atomically
+at every validation and at the end; ``resume=True`` continues bit-identically on the CPU.
+The iterative baseline (Spurr et al.) trains one encoder/decoder pair per batch, in turn.
+Multi-GPU through torchrun (see :mod:`handvae.train.distributed`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from handvae.errors import UserError
+from handvae.schema import Config
+from handvae.train import checkpoint as ck
+from handvae.train.distributed import DistInfo, all_reduce_min, broadcast_value, setup
+from handvae.train.guard import NanGuard, NonFiniteError
+from handvae.train.runlog import RunLogger, init_run_dir
+from handvae.train.schedule import Plateau, beta_at
+
+
+def autocast_context(amp: str, device: torch.device):
+    """bf16/fp16 autocast on GPUs (``auto`` = bf16 where supported); nothing on the CPU."""
+    if device.type != "cuda" or amp == "off":
+        return contextlib.nullcontext()
+    dtype = torch.float16 if amp == "fp16" else torch.bfloat16
+    if amp == "auto" and not torch.cuda.is_bf16_supported():
+        dtype = torch.float16
+    return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+class Trainer:
+    """Train ``cfg`` into ``cfg.out_dir``. Build once, then :meth:`fit`."""
+
+    def __init__(self, cfg: Config, resume: bool = False, dist_info: DistInfo | None = None) -> None:
+        from handvae.data.batches import build_batches
+        from handvae.models import build_criterion, build_model
+
+        self.cfg = cfg
+        self.dist = dist_info or setup(cfg.trainer.device)
+        self.device = self.dist.device
+        self.run_dir = Path(cfg.out_dir)
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        torch.manual_seed(cfg.seed + self.dist.rank)
+        if self.dist.is_main:
+            init_run_dir(self.run_dir, cfg)
+        if not cfg.data.cache:
+            raise UserError("data.cache is empty: give the prepared cache folder (handvae prepare ... --out CACHE)")
+
+        self.train_data = build_batches(cfg, cfg.data.train_split, self.device, train=True,
+                                        rank=self.dist.rank, world_size=self.dist.world_size)
+        self.val_data = build_batches(cfg, cfg.data.val_split, self.device, train=False) if self.dist.is_main else None
+
+        self.model = build_model(cfg).to(self.device)
+        if cfg.trainer.channels_last and self.device.type == "cuda":
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.criterion = build_criterion(cfg)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.trainer.lr)
+        self.net: torch.nn.Module = self.model
+        if self.dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids,
+                                                                 find_unused_parameters=True)
+        if cfg.trainer.compile:
+            self.net = torch.compile(self.net)
+
+        self.steps_per_epoch = self.train_data.steps_per_epoch
+        self.total_steps = cfg.trainer.max_steps or cfg.trainer.epochs * self.steps_per_epoch
+        self.anneal_steps = round(cfg.trainer.beta_anneal_epochs * self.steps_per_epoch)
+        self.plateau = Plateau(patience=cfg.trainer.plateau_patience, max_drops=cfg.trainer.max_lr_drops)
+        self.guard = NanGuard(cfg.trainer.nan_limit)
+        self.step = 0
+        self.best_epe = math.inf
+        self.history: list[dict] = []
+        self.logger = RunLogger(self.run_dir, enabled=self.dist.is_main)
+        if resume:
+            self._resume()
+
+    # --- checkpoints -------------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "plateau": self.plateau.state_dict(),
+            "guard": self.guard.state_dict(),
+            "best_epe_mm": None if math.isinf(self.best_epe) else self.best_epe,
+            "loader": self.train_data.state_dict(),
+            "history": self.history,
+            "strategy": self.cfg.model.strategy,
+            "alignment": self.cfg.model.alignment,
+        }
+
+    def save(self, name: str) -> Path:
+        path = self.ckpt_dir / f"{name}.safetensors"
+        if self.dist.is_main:
+            ck.save_checkpoint(path, self.model, self.optimizer, self._state())
+        return path
+
+    def _resume(self) -> None:
+        path = self.ckpt_dir / "last.safetensors"
+        if not path.is_file():
+            raise UserError(f"--resume: no checkpoint at {path}")
+        meta = ck.load_checkpoint(path, self.model, self.optimizer, restore_rng=True)
+        st = meta["state"]
+        self.step = int(st["step"])
+        self.plateau.load_state_dict(st["plateau"])
+        self.guard.load_state_dict(st["guard"])
+        self.best_epe = math.inf if st["best_epe_mm"] is None else float(st["best_epe_mm"])
+        self.history = list(st.get("history", []))
+        self.train_data.load_state_dict(st["loader"])
+        if self.dist.is_main:
+            self._truncate_log(self.step)
+
+    def _truncate_log(self, step: int) -> None:
+        """Drop log lines written after the checkpoint (a killed run may have logged beyond it)."""
+        log = self.run_dir / "log.jsonl"
+        if not log.is_file():
+            return
+        keep = [ln for ln in log.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+        from handvae.config import atomic_write_text
+
+        atomic_write_text(log, "".join(k + "\n" for k in keep))
+
+    # --- one step ----------------------------------------------------------------------------
+    def _terms_for_step(self) -> list[str] | None:
+        """Iterative baseline: the terms of one encoder/decoder pair, in turn; else all terms."""
+        if not self.cfg.trainer.iterative:
+            return None
+        groups = self.criterion.pair_groups()
+        return groups[self.step % len(groups)]
+
+    def train_step(self, batch: dict, beta: float) -> dict[str, float] | None:
+        self.net.train()
+        with autocast_context(self.cfg.trainer.amp, self.device):
+            out = self.net(batch)
+            terms = self.criterion(out, batch, beta, terms=self._terms_for_step())
+        weights = self.criterion.weights(beta)
+        loss = sum(weights[k] * v.float() for k, v in terms.items())
+        self.optimizer.zero_grad(set_to_none=True)
+        finite = bool(torch.isfinite(loss).item())
+        if finite:
+            loss.backward()
+            finite = NanGuard.grads_finite(self.model.parameters())
+        finite = all_reduce_min(float(finite), self.dist) > 0.5  # skip on every rank or none
+        if not self.guard.ok(finite, self.step):
+            self.optimizer.zero_grad(set_to_none=True)
+            return None
+        self.optimizer.step()
+        scalars = {k: float(v.detach()) for k, v in terms.items()}
+        scalars["loss"] = float(loss.detach())
+        return scalars
+
+    # --- validation --------------------------------------------------------------------------
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        from handvae.eval.predict import evaluate_split
+
+        result, _ = evaluate_split(self.model, self.val_data, self.cfg)
+        return {"mean_epe_mm": result.mean_epe_mm, "median_epe_mm": result.median_epe_mm,
+                "auc_20_50": result.auc_20_50}
+
+    # --- the loop ----------------------------------------------------------------------------
+    def fit(self, progress: bool = True) -> dict:
+        """Train until ``total_steps`` or the last plateau; returns a summary dict."""
+        from tqdm import tqdm
+
+        cfg = self.cfg.trainer
+        bar = tqdm(total=self.total_steps, initial=self.step, disable=not (progress and self.dist.is_main),
+                   unit="step", dynamic_ncols=True)
+        stop = False
+        t0, n0 = time.perf_counter(), 0
+        try:
+            while self.step < self.total_steps and not stop:
+                batch = self.train_data.next_batch()
+                beta = beta_at(self.step, cfg.beta_start, cfg.beta_end, self.anneal_steps)
+                scalars = self.train_step(batch, beta)
+                self.step += 1
+                n0 += batch["R"].shape[0] * self.dist.world_size
+                bar.update(1)
+                if scalars is not None and self.step % cfg.log_every == 0:
+                    rate = n0 / max(time.perf_counter() - t0, 1e-9)
+                    scalars.update(beta=beta, lr=self.optimizer.param_groups[0]["lr"], samples_per_s=rate,
+                                   skipped_steps=self.guard.skipped)
+                    self.logger.log(self.step, scalars)
+                    bar.set_postfix(loss=f"{scalars['loss']:.4f}", sps=f"{rate:.1f}")
+                    t0, n0 = time.perf_counter(), 0
+                if self.step % cfg.val_every == 0 or self.step == self.total_steps:
+                    stop = self._validate_and_checkpoint()
+        except NonFiniteError:
+            bar.close()
+            self.logger.close()
+            raise
+        bar.close()
+        self.logger.close()
+        return {"steps": self.step, "best_epe_mm": self.best_epe, "skipped_steps": self.guard.skipped,
+                "lr_drops": self.plateau.drops, "history": self.history}
+
+    def _validate_and_checkpoint(self) -> bool:
+        stop = False
+        if self.dist.is_main:
+            metrics = self.validate()
+            self.history.append({"step": self.step, **metrics})
+            self.logger.log(self.step, metrics, kind="val")
+            verdict = self.plateau.step(metrics["mean_epe_mm"])
+            if verdict == "improved":
+                self.best_epe = metrics["mean_epe_mm"]
+            elif verdict == "drop":
+                for group in self.optimizer.param_groups:
+                    group["lr"] /= 10.0
+            stop = verdict == "stop"
+        if self.dist.enabled:
+            lr = broadcast_value(self.optimizer.param_groups[0]["lr"], self.dist)  # rank 0 decides
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            stop = broadcast_value(float(stop), self.dist) > 0.5
+        self.save("last")
+        if self.dist.is_main and self.history and self.history[-1]["mean_epe_mm"] <= self.best_epe:
+            self.save("best")
+        return stop
