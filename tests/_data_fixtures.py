@@ -121,3 +121,21 @@ def write_stb(root: Path, seqs=("B1Counting", "B2Counting"), n: int = 2) -> Path
             Image.fromarray(encode_stb_depth(depth)).save(folder / f"SK_depth_{i}.png")
         scipy.io.savemat(root / "labels" / f"{seq}_SK.mat", {"handPara": para})
     return root
+
+
+BB_K = np.array([[822.79041, 0.0, 318.47345], [0.0, 822.79041, 250.31296], [0.0, 0.0, 1.0]])
+
+
+def write_stb_bb(root: Path, seq: str = "B3Random", n: int = 1) -> Path:
+    """STB stereo-camera layout: images/<seq>/BB_left_%d.png (640x480) and labels/<seq>_BB.mat (left camera frame)."""
+    (root / "labels").mkdir(parents=True, exist_ok=True)
+    folder = root / "images" / seq
+    folder.mkdir(parents=True, exist_ok=True)
+    para = np.zeros((3, 21, n))
+    for i, c in enumerate(stb_centers(n)):
+        xyz = hand_pose(c)
+        para[:, :, i] = ((rhd_to_stb_labels(xyz) - STB_T) @ STB_R).T  # undo the SK conversion: left-camera frame
+        img = np.full((480, 640, 3), 60, np.uint8)
+        Image.fromarray(img).save(folder / f"BB_left_{i}.png")
+    scipy.io.savemat(root / "labels" / f"{seq}_BB.mat", {"handPara": para})
+    return root
