@@ -1,0 +1,42 @@
+"""``handvae prepare {rhd,stb} PATH --out CACHE --split train``: make a cached split for training."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "crop, viewpoint-correct and normalise a dataset (RHD or STB format) into a training cache"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", choices=["rhd", "stb"], help="dataset format")
+    parser.add_argument("path", help="dataset root (RHD_published_v2 folder, or the STB folder)")
+    parser.add_argument("--out", required=True, help="cache folder; the split is written to OUT/SPLIT")
+    parser.add_argument("--split", default="train", help="train | test (RHD also: training | evaluation)")
+    parser.add_argument("--size", type=int, default=256, help="crop size in px (paper: 256)")
+    parser.add_argument("--points", type=int, default=1024, help="cloud points stored per sample")
+    parser.add_argument("--margin", type=float, default=1.25, help="crop box = longer mask side x margin")
+    parser.add_argument("--mirror", choices=["none", "left"], default="none", help="mirror left hands")
+    parser.add_argument("--camera", choices=["sk", "bb"], default="sk", help="STB camera (sk: colour+depth)")
+    parser.add_argument("--radius-mm", type=float, default=20.0, help="STB hand segmentation radius")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N samples (0 = all)")
+    parser.add_argument("--workers", type=int, default=1, help="parallel processes")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the stored point subsets")
+    parser.add_argument("--skip-bad", action="store_true", help="skip bad samples (counted in the manifest)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing split")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from handvae.data.prepare import PrepareConfig, prepare
+
+    cfg = PrepareConfig(
+        source=args.source, root=args.path, split=args.split, size=args.size, points=args.points,
+        margin=args.margin, mirror=args.mirror, camera=args.camera, radius_mm=args.radius_mm,
+        limit=args.limit, seed=args.seed, skip_bad=args.skip_bad, workers=max(1, args.workers),
+    )
+    out = prepare(cfg, args.out, overwrite=args.overwrite, progress=not args.no_progress)
+    import json
+
+    counts = json.loads((out / "manifest.json").read_text())["counts"]
+    print(f"wrote {out}: {counts['written']} samples, {counts['skipped']} skipped")
+    return 0

@@ -1,0 +1,219 @@
+"""On-device batches: augmentation consistency, heatmaps, presence masks, order, resume, sharding."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from _data_fixtures import write_rhd
+from handvae.data import augment as aug
+from handvae.data.batches import BatchLoader, assemble
+from handvae.data.cache import open_split
+from handvae.data.prepare import PrepareConfig, prepare
+
+S = 64
+
+
+def _camera_batch(b=3, seed=0):
+    """Hand-built crops: joints y (mm) in the crop camera's frame, K_c, and what the cache would hold."""
+    g = np.random.default_rng(seed)
+    f, c = 80.0, (S - 1) / 2
+    y = g.normal(size=(b, 21, 3)) * [25, 25, 10] + [0, 0, 500]
+    uv = f * y[..., :2] / y[..., 2:] + c
+    cen = y.mean(1) + g.normal(size=(b, 3))
+    scale = np.full(b, 40.0)
+    pose = (y - cen[:, None]) / scale[:, None, None]
+    raw = {
+        "image": torch.zeros(b, S, S, 3, dtype=torch.uint8),
+        "pose": torch.tensor(pose, dtype=torch.float32),
+        "cloud": torch.tensor(g.normal(size=(b, 50, 3)), dtype=torch.float32),
+        "has_cloud": torch.ones(b, dtype=torch.bool),
+        "uv": torch.tensor(uv, dtype=torch.float32),
+        "centroid_mm": torch.tensor(cen, dtype=torch.float32),
+        "scale_mm": torch.tensor(scale, dtype=torch.float32),
+        "R_vc": torch.eye(3).expand(b, 3, 3).clone(),
+    }
+    return raw, f, c, cen
+
+
+def _params(b):
+    return {
+        "scale": torch.tensor([1.0, 1.1, 1.2])[:b],
+        "shift": torch.tensor([[0.0, 0.0], [3.0, -2.0], [-4.5, 1.0]])[:b],
+        "angle": torch.tensor([0.7, -2.5, math.pi])[:b],
+        "hue": torch.zeros(b),
+    }
+
+
+def _soft_argmax(h):
+    """(..., n, n) -> (..., 2) [x, y] weighted centre."""
+    n = h.shape[-1]
+    grid = torch.arange(n, dtype=h.dtype)
+    w = h.sum((-1, -2))
+    return torch.stack([(h.sum(-2) * grid).sum(-1) / w, (h.sum(-1) * grid).sum(-1) / w], -1)
+
+
+def test_rotation_keeps_2d_keypoints_pose_and_cloud_consistent():
+    raw, f, c, cen = _camera_batch()
+    params = _params(3)
+    batch = assemble(raw, torch.arange(3), "CHP", S, n_points=50, heatmap_size=S, heatmap_sigma=1.5, params=params)
+    for i in range(3):
+        th, s = float(params["angle"][i]), float(params["scale"][i])
+        tx, ty = params["shift"][i].tolist()
+        Rz = np.array([[np.cos(th), -np.sin(th), 0], [np.sin(th), np.cos(th), 0], [0, 0, 1]])
+        # the rotated 3D pose, back in mm about the rotated centroid, seen by the zoomed/shifted camera
+        P = batch["P"][i].double().numpy()
+        assert np.allclose(P, raw["pose"][i].double().numpy() @ Rz.T, atol=1e-6)
+        y_rot = P * 40.0 + Rz @ cen[i]
+        K_aug = np.array([[s * f, 0, c + tx], [0, s * f, c + ty], [0, 0, 1]])
+        proj = y_rot @ K_aug.T
+        proj = proj[:, :2] / proj[:, 2:]
+        uv_aug = aug.transform_points_2d(raw["uv"][i : i + 1].double(), {k: v[i : i + 1].double() for k, v in
+                                                                          params.items()}, S)[0].numpy()
+        assert np.allclose(proj, uv_aug, atol=1e-4)
+        inside = ((proj > 6) & (proj < S - 7)).all(1)
+        assert inside.sum() >= 5
+        assert np.allclose(_soft_argmax(batch["H"][i].double())[inside].numpy(), proj[inside], atol=0.02)
+        # the cloud turns with the pose, and R_vc carries the rotation so that mm mapping still holds
+        assert np.allclose(batch["C"][i].numpy(), raw["cloud"][i].numpy() @ Rz.T, atol=1e-5)
+        assert np.allclose(batch["R_vc"][i].numpy(), Rz, atol=1e-6)
+
+
+def test_image_warp_moves_content_with_the_keypoints():
+    b = 3
+    uv = torch.tensor([[[20.0, 25.0]], [[40.0, 30.0]], [[31.0, 45.0]]])
+    yy, xx = torch.meshgrid(torch.arange(S, dtype=torch.float32), torch.arange(S, dtype=torch.float32), indexing="ij")
+    blobs = torch.exp(-((xx - uv[:, :, 0, None, None]) ** 2 + (yy - uv[:, :, 1, None, None]) ** 2) / (2 * 2.0**2))
+    img = (blobs[:, 0, :, :, None].expand(b, S, S, 3) * 255).round().to(torch.uint8)
+    raw = {"image": img, "uv": uv, "centroid_mm": torch.zeros(b, 3), "scale_mm": torch.ones(b),
+           "R_vc": torch.eye(3).expand(b, 3, 3)}
+    params = _params(b)
+    batch = assemble(raw, torch.arange(b), "R", S, params=params)
+    want = aug.transform_points_2d(uv, params, S)[:, 0]
+    got = _soft_argmax(batch["R"][:, 0].double())
+    assert torch.allclose(got, want.double(), atol=0.15)
+
+
+def test_heatmap_maxima_at_keypoints():
+    uv = torch.tensor([[[10.0, 20.0], [63.0, 0.0], [33.0, 41.0]]])  # crop px, crop 128 -> heatmap 64
+    h = aug.heatmaps(uv, crop_size=128, size=64, sigma=2.0)
+    assert h.shape == (1, 3, 64, 64) and float(h.max()) <= 1.0
+    for j, (u, v) in enumerate(uv[0].tolist()):
+        hu, hv = (u + 0.5) * 0.5 - 0.5, (v + 0.5) * 0.5 - 0.5  # 4.75, 9.75 etc.
+        iy, ix = divmod(int(h[0, j].argmax()), 64)
+        assert (ix, iy) in {(math.floor(hu), math.floor(hv)), (math.ceil(hu), math.ceil(hv)),
+                            (math.floor(hu), math.ceil(hv)), (math.ceil(hu), math.floor(hv))}
+        # value at a grid point by the formula
+        assert float(h[0, j, iy, ix]) == pytest.approx(math.exp(-((ix - hu) ** 2 + (iy - hv) ** 2) / 8), rel=1e-5)
+    h2 = aug.heatmaps(torch.tensor([[[12.0, 30.0]]]), crop_size=64, size=64, sigma=2.0)
+    assert int(h2[0, 0].argmax()) == 30 * 64 + 12 and float(h2.max()) == pytest.approx(1.0)
+
+
+def test_hue_shift_keeps_grey_and_luma():
+    pixels = torch.tensor([[0.5, 0.5, 0.5], [0.6, 0.4, 0.45]])  # a grey and a reddish pixel
+    rgb = pixels.T.reshape(1, 3, 1, 2).repeat(2, 1, 1, 1)
+    out = aug.hue_shift(rgb.clone(), torch.tensor([0.0, 0.1]))
+    assert torch.allclose(out[0], rgb[0], atol=1e-6) and torch.allclose(out[1, :, 0, 0], rgb[1, :, 0, 0], atol=1e-6)
+    luma = torch.tensor([0.299, 0.587, 0.114])
+    assert float(luma @ out[1, :, 0, 1]) == pytest.approx(float(luma @ rgb[1, :, 0, 1]), abs=1e-5)
+    assert not torch.allclose(out[1, :, 0, 1], rgb[1, :, 0, 1], atol=1e-3)
+
+
+@pytest.fixture(scope="module")
+def split(tmp_path_factory):
+    root = write_rhd(tmp_path_factory.mktemp("rhd"), n=5)
+    out = tmp_path_factory.mktemp("cache")
+    return prepare(PrepareConfig("rhd", str(root), size=32, points=64), out, progress=False)
+
+
+def _loader(split, **kw):
+    args = dict(batch_size=2, seed=7, modalities="RDCHP", n_points=16, heatmap_size=16,
+                augment=aug.AugmentConfig(), on_device="always")
+    args.update(kw)
+    return BatchLoader(split, **args)
+
+
+def test_batches_follow_the_convention(split):
+    loader = _loader(split, labelled_fraction=0.4)
+    assert len(loader) == 2  # 5 samples, batch 2, drop_last for training
+    batches = list(loader)
+    assert loader.epoch == 1 and loader.position == 0
+    b = batches[0]
+    assert b["R"].shape == (2, 3, 32, 32) and b["R"].dtype == torch.float32 and 0 <= b["R"].min() <= b["R"].max() <= 1
+    assert b["D"].shape == (2, 1, 32, 32) and b["C"].shape == (2, 16, 3) and b["H"].shape == (2, 21, 16, 16)
+    assert b["P"].shape == (2, 21, 3) and b["R_vc"].shape == (2, 3, 3) and b["index"].dtype == torch.long
+    assert set(b["present"]) == set("RDCHP")
+    idx = torch.cat([x["index"] for x in batches])
+    labelled = torch.cat([x["present"]["P"] for x in batches])
+    assert torch.equal(labelled, idx < 2)  # first round(0.4 * 5) = 2 samples keep P
+    # without augmentation a batch is the cache itself
+    ev = next(iter(_loader(split, train=False, augment=None, batch_size=5)))
+    a = open_split(split)
+    assert torch.allclose(ev["P"], torch.from_numpy(np.array(a["pose"])))
+    assert torch.allclose(ev["R"], torch.from_numpy(np.array(a["image"])).permute(0, 3, 1, 2) / 255.0)
+    assert torch.equal(ev["C"], torch.from_numpy(np.array(a["cloud"][:, :16])))
+
+
+def _same(b1, b2):
+    return all(torch.equal(b1[k], b2[k]) for k in ("R", "D", "C", "H", "P", "R_vc", "index"))
+
+
+def test_reproducible_resume_and_streaming(split):
+    first = list(_loader(split))
+    again = _loader(split)
+    assert all(_same(x, y) for x, y in zip(first, list(again)))
+    assert not _same(first[0], next(iter(again)))  # epoch 1 differs from epoch 0
+    resumed = _loader(split)
+    it = iter(resumed)
+    next(it)
+    state = resumed.state_dict()
+    fresh = _loader(split)
+    fresh.load_state_dict(state)
+    assert state["position"] == 1 and _same(next(iter(fresh)), first[1])
+    streamed = _loader(split, on_device="never")
+    assert not streamed.resident and all(_same(x, y) for x, y in zip(first, list(streamed)))
+
+
+def test_rank_sharding_like_distributed_sampler(split):
+    ranks = [_loader(split, world_size=2, rank=r, batch_size=1) for r in range(2)]
+    idx = [ld.indices() for ld in ranks]
+    assert len(idx[0]) == len(idx[1]) == 3  # 5 padded to 6
+    assert set(torch.cat(idx).tolist()) == set(range(5))
+    g = torch.Generator()
+    g.manual_seed(7)
+    perm = torch.randperm(5, generator=g).tolist()
+    padded = perm + perm[:1]
+    assert idx[0].tolist() == padded[0::2] and idx[1].tolist() == padded[1::2]
+
+
+def test_build_loader_from_data_config(split):
+    from handvae.data.batches import build_loader
+    from handvae.errors import UserError
+    from handvae.schema import DataConfig
+
+    cfg = DataConfig(cache=str(split.parent), crop_size=32, n_points=16, labelled_fraction=0.2)
+    loader = build_loader(cfg, "train", batch_size=2, modalities="RCP")
+    b = next(iter(loader))
+    assert set(b) == {"R", "C", "P", "present", "scale_mm", "centroid_mm", "R_vc", "index"}
+    assert loader.n_labelled == 1 and loader.augment is not None
+    with pytest.raises(UserError, match="crop size 32"):
+        build_loader(DataConfig(cache=str(split.parent), n_points=16), "train", batch_size=2)
+
+
+def test_stb_stereo_camera_has_no_cloud(tmp_path):
+    from _data_fixtures import BB_K, hand_pose, project, stb_centers, write_stb_bb
+    from handvae.data.stb import STBReader
+
+    root = write_stb_bb(tmp_path / "stb")
+    r = STBReader(root, "train", camera="bb")
+    s = r.read(0)
+    want = hand_pose(stb_centers(1)[0])
+    assert np.allclose(s.xyz, want, atol=1e-6) and not s.has_depth
+    u, v = np.rint(project(want, BB_K)).astype(int).T
+    assert s.mask[v, u].all()
+    out = prepare(PrepareConfig("stb", str(root), camera="bb", size=32, points=16), tmp_path / "c", progress=False)
+    a = open_split(out)
+    assert not a["has_cloud"][0] and np.allclose(a["centroid_mm"][0], want.mean(0), atol=1e-3)
+    b = next(iter(BatchLoader(out, batch_size=1, train=False, n_points=16, heatmap_size=16)))
+    assert not b["present"]["C"][0] and b["present"]["P"][0]
