@@ -1,0 +1,1 @@
+"""Dataset formats and readers (RHD, STB, and the synthetic world written in their formats)."""

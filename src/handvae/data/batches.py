@@ -1,0 +1,261 @@
+"""Training batches from a prepared split, assembled on the training device.
+
+:class:`BatchLoader` holds the split on the device when it fits (images stay uint8) and otherwise
+streams each batch from the memory-mapped cache (a background thread reads the next batch). Every
+step is assembled on the device: random 256-of-1024 point subsets, augmentation and heatmaps
+(:mod:`handvae.data.augment`). Batches follow the package convention: 'R' (B,3,S,S) in [0,1],
+'D' (B,1,S,S), 'C' (B,N,3), 'H' (B,21,64,64), 'P' (B,21,3) normalised, 'present' letter -> (B,)
+bool, 'scale_mm' (B,), 'centroid_mm' (B,3), 'R_vc' (B,3,3), 'index' (B,) long.
+
+Order and randomness: the epoch's order follows DistributedSampler (a permutation seeded by
+``seed + epoch``, padded to a multiple of ``world_size``, rank r takes every world_size-th entry
+from r); the augmentation generator is re-seeded from (seed, epoch, step, rank) at every step, so
+(epoch, position) fully determine what comes next and ``load_state_dict`` resumes exactly.
+Weak supervision: samples with index < round(labelled_fraction * N) keep P (present['P']).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from handvae.data import augment as aug
+from handvae.data.cache import open_split, read_manifest
+from handvae.errors import UserError
+
+_FIELDS = {"R": ["image"], "D": ["depth"], "C": ["cloud", "has_cloud"], "H": ["uv"], "P": ["pose"]}
+_META = ["centroid_mm", "scale_mm", "R_vc"]
+
+
+def _step_seed(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+class BatchLoader:
+    """Batches of one prepared split. Iterate for the rest of the current epoch."""
+
+    def __init__(
+        self,
+        split_dir: str | Path,
+        batch_size: int = 32,
+        device: str | torch.device = "cpu",
+        seed: int = 0,
+        train: bool = True,
+        modalities: str = "RCHP",
+        n_points: int = 256,
+        heatmap_size: int = 64,
+        heatmap_sigma: float = 2.0,
+        augment: aug.AugmentConfig | None = None,
+        labelled_fraction: float = 1.0,
+        max_samples: int = 0,
+        on_device: str = "auto",
+        rank: int = 0,
+        world_size: int = 1,
+        drop_last: bool | None = None,
+    ):
+        self.split_dir = Path(split_dir)
+        self.manifest = read_manifest(self.split_dir)
+        unknown = set(modalities) - set(_FIELDS)
+        if unknown:
+            raise UserError(f"unknown modalities {sorted(unknown)}; expected letters of {''.join(_FIELDS)}")
+        if not 0 <= rank < world_size:
+            raise UserError(f"rank {rank} must be in [0, world_size={world_size})")
+        if on_device not in ("auto", "always", "never"):
+            raise UserError(f"on_device must be auto, always or never, got {on_device!r}")
+        self.device = torch.device(device)
+        self.modalities = modalities
+        self.batch_size, self.seed, self.train = batch_size, seed, train
+        self.n_points, self.heatmap_size, self.heatmap_sigma = n_points, heatmap_size, heatmap_sigma
+        self.augment = augment if train else None
+        self.rank, self.world_size = rank, world_size
+        self.drop_last = train if drop_last is None else drop_last
+        names = sorted({f for m in modalities for f in _FIELDS[m]} | set(_META))
+        self.arrays = open_split(self.split_dir, names)
+        total = int(self.manifest["count"])
+        self.n = total if max_samples <= 0 else min(max_samples, total)
+        self.size = int(self.arrays["image"].shape[1]) if "image" in self.arrays else int(self.manifest["crop_size"])
+        if "C" in modalities and self.arrays["cloud"].shape[1] < n_points:
+            raise UserError(f"{self.split_dir}: {self.arrays['cloud'].shape[1]} points stored, {n_points} asked")
+        self.n_labelled = round(labelled_fraction * self.n)
+        self.resident = self._decide_resident(on_device)
+        self.data: dict[str, torch.Tensor] = {}
+        if self.resident:
+            self.data = {k: torch.from_numpy(np.array(v[: self.n])).to(self.device) for k, v in self.arrays.items()}
+        self.epoch, self.position = 0, 0
+        self.generator = torch.Generator(device=self.device)
+
+    # --- residency ------------------------------------------------------------------------------
+    def nbytes(self) -> int:
+        return sum(int(v[:1].nbytes) * self.n for v in self.arrays.values())
+
+    def _decide_resident(self, mode: str) -> bool:
+        if mode != "auto":
+            return mode == "always"
+        if self.device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(self.device)
+            budget = 0.5 * free
+        else:
+            budget = 0.25 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        return self.nbytes() <= budget
+
+    # --- order ------------------------------------------------------------------------------------
+    def indices(self, epoch: int | None = None) -> torch.Tensor:
+        """This rank's sample order for ``epoch`` (DistributedSampler semantics), (M,) long."""
+        epoch = self.epoch if epoch is None else epoch
+        if self.train:
+            g = torch.Generator()
+            g.manual_seed(self.seed + epoch)
+            order = torch.randperm(self.n, generator=g)
+        else:
+            order = torch.arange(self.n)
+        total = math.ceil(self.n / self.world_size) * self.world_size
+        if total > self.n:
+            order = torch.cat([order] * math.ceil(total / self.n))[:total]
+        return order[self.rank : total : self.world_size]
+
+    def __len__(self) -> int:
+        m = math.ceil(self.n / self.world_size)
+        return m // self.batch_size if self.drop_last else math.ceil(m / self.batch_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch, self.position = int(epoch), 0
+
+    def state_dict(self) -> dict:
+        return {
+            "epoch": self.epoch, "position": self.position, "seed": self.seed,
+            "rank": self.rank, "world_size": self.world_size, "generator": self.generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.position = int(state["epoch"]), int(state["position"])
+        if "generator" in state:
+            self.generator.set_state(state["generator"])
+
+    # --- iteration ------------------------------------------------------------------------------
+    def _gather(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.resident:
+            dev_idx = idx.to(self.device)
+            return {k: v[dev_idx] for k, v in self.data.items()}
+        order = np.argsort(idx.numpy(), kind="stable")
+        sorted_idx = idx.numpy()[order]
+        inverse = torch.from_numpy(np.argsort(order, kind="stable"))
+        out = {}
+        for k, v in self.arrays.items():
+            t = torch.from_numpy(np.ascontiguousarray(v[sorted_idx]))[inverse]
+            if self.device.type == "cuda":
+                t = t.pin_memory()
+            out[k] = t.to(self.device, non_blocking=True)
+        return out
+
+    def __iter__(self):
+        order = self.indices()
+        steps = len(self)
+        starts = [i * self.batch_size for i in range(self.position, steps)]
+        pool = ThreadPoolExecutor(1) if not self.resident else None
+        try:
+            pending = pool.submit(self._gather, order[starts[0] : starts[0] + self.batch_size]) if pool and starts else None
+            for j, start in enumerate(starts):
+                idx = order[start : start + self.batch_size]
+                if pool is not None:
+                    raw = pending.result()
+                    if j + 1 < len(starts):
+                        nxt = starts[j + 1]
+                        pending = pool.submit(self._gather, order[nxt : nxt + self.batch_size])
+                else:
+                    raw = self._gather(idx)
+                step = self.position
+                self.generator.manual_seed(_step_seed(self.seed, self.epoch, step, self.rank))
+                batch = self.assemble(raw, idx.to(self.device))
+                self.position += 1
+                yield batch
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
+        self.epoch, self.position = self.epoch + 1, 0
+
+    def assemble(self, raw: dict[str, torch.Tensor], index: torch.Tensor) -> dict:
+        """Gathered raw cache rows (on the device) -> a batch dict (see the module docstring)."""
+        return assemble(
+            raw, index, self.modalities, self.size, self.n_points, self.heatmap_size, self.heatmap_sigma,
+            self.augment, self.generator if self.train else None, self.n_labelled,
+        )
+
+
+def assemble(
+    raw: dict[str, torch.Tensor],
+    index: torch.Tensor,
+    modalities: str,
+    size: int,
+    n_points: int = 256,
+    heatmap_size: int = 64,
+    heatmap_sigma: float = 2.0,
+    augment: aug.AugmentConfig | None = None,
+    generator: torch.Generator | None = None,
+    n_labelled: int | None = None,
+    params: dict | None = None,
+) -> dict:
+    """Assemble one batch on ``index.device``; ``params`` (augmentation) are drawn unless given."""
+    dev = index.device
+    b = index.shape[0]
+    do_aug = params is not None or augment is not None
+    if params is None:
+        params = aug.sample_params(b, size, augment, generator, dev) if augment else aug.identity_params(b, dev)
+    R_z = aug.rotation_z(params["angle"].float())
+    batch: dict = {"present": {}}
+    ones = torch.ones(b, dtype=torch.bool, device=dev)
+    if "R" in modalities or "D" in modalities:
+        chans = []
+        if "R" in modalities:
+            chans.append(raw["image"].permute(0, 3, 1, 2).float().div_(255.0))
+        if "D" in modalities:
+            chans.append(raw["depth"].float()[:, None] - 1.0)  # background 1 -> 0 so the warp pads with it
+        img = torch.cat(chans, 1)
+        if do_aug:
+            img = aug.warp(img, params)
+        if "R" in modalities:
+            rgb = img[:, :3]
+            batch["R"] = aug.hue_shift(rgb, params["hue"]) if do_aug else rgb.contiguous()
+            batch["present"]["R"] = ones
+        if "D" in modalities:
+            batch["D"] = (img[:, -1:] + 1.0).contiguous()
+            batch["present"]["D"] = ones
+    if "C" in modalities:
+        cloud = raw["cloud"].float()
+        pick = aug.random_subsets(cloud.shape[1], n_points, b, generator, dev)
+        cloud = torch.gather(cloud, 1, pick[..., None].expand(-1, -1, 3))
+        batch["C"] = cloud @ R_z.transpose(1, 2)
+        batch["present"]["C"] = raw["has_cloud"].bool()
+    if "H" in modalities:
+        uv = aug.transform_points_2d(raw["uv"].float(), params, size)
+        batch["H"] = aug.heatmaps(uv, size, heatmap_size, heatmap_sigma)
+        batch["present"]["H"] = ones
+    if "P" in modalities:
+        batch["P"] = raw["pose"].float() @ R_z.transpose(1, 2)
+        batch["present"]["P"] = index < n_labelled if n_labelled is not None else ones
+    batch["scale_mm"] = raw["scale_mm"].float()
+    batch["centroid_mm"] = raw["centroid_mm"].float()
+    batch["R_vc"] = R_z @ raw["R_vc"].float()
+    batch["index"] = index.long()
+    return batch
+
+
+def build_loader(cfg, split: str, batch_size: int, device="cpu", seed: int = 0, train: bool = True,
+                 modalities: str = "RCHP", rank: int = 0, world_size: int = 1) -> BatchLoader:
+    """A :class:`BatchLoader` for ``cfg`` (a :class:`handvae.schema.DataConfig`) and split name."""
+    split_dir = Path(cfg.cache) / split
+    loader = BatchLoader(
+        split_dir, batch_size=batch_size, device=device, seed=seed, train=train, modalities=modalities,
+        n_points=cfg.n_points, heatmap_size=cfg.heatmap_size, heatmap_sigma=cfg.heatmap_sigma,
+        augment=aug.AugmentConfig(tuple(cfg.aug_scale), cfg.aug_translate_px, cfg.aug_rotate, cfg.aug_hue)
+        if (cfg.augment and train) else None,
+        labelled_fraction=cfg.labelled_fraction if train else 1.0,
+        max_samples=cfg.max_samples if train else 0, on_device=cfg.on_device, rank=rank, world_size=world_size,
+    )
+    if loader.size != cfg.crop_size:
+        raise UserError(f"{split_dir}: cache crop size {loader.size} but data.crop_size is {cfg.crop_size}")
+    return loader
