@@ -48,7 +48,12 @@ def sample_params(batch: int, size: int, cfg: AugmentConfig, generator: torch.Ge
 
 def identity_params(batch: int, device) -> dict:
     z = torch.zeros(batch, device=device)
-    return {"scale": torch.ones(batch, device=device), "shift": torch.zeros(batch, 2, device=device), "angle": z, "hue": z}
+    return {
+        "scale": torch.ones(batch, device=device),
+        "shift": torch.zeros(batch, 2, device=device),
+        "angle": z,
+        "hue": z,
+    }
 
 
 def rotation_2d(angle: torch.Tensor) -> torch.Tensor:

@@ -127,8 +127,12 @@ class BatchLoader:
 
     def state_dict(self) -> dict:
         return {
-            "epoch": self.epoch, "position": self.position, "seed": self.seed,
-            "rank": self.rank, "world_size": self.world_size, "generator": self.generator.get_state(),
+            "epoch": self.epoch,
+            "position": self.position,
+            "seed": self.seed,
+            "rank": self.rank,
+            "world_size": self.world_size,
+            "generator": self.generator.get_state(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -158,7 +162,9 @@ class BatchLoader:
         starts = [i * self.batch_size for i in range(self.position, steps)]
         pool = ThreadPoolExecutor(1) if not self.resident else None
         try:
-            pending = pool.submit(self._gather, order[starts[0] : starts[0] + self.batch_size]) if pool and starts else None
+            pending = (
+                pool.submit(self._gather, order[starts[0] : starts[0] + self.batch_size]) if pool and starts else None
+            )
             for j, start in enumerate(starts):
                 idx = order[start : start + self.batch_size]
                 if pool is not None:
@@ -181,8 +187,16 @@ class BatchLoader:
     def assemble(self, raw: dict[str, torch.Tensor], index: torch.Tensor) -> dict:
         """Gathered raw cache rows (on the device) -> a batch dict (see the module docstring)."""
         return assemble(
-            raw, index, self.modalities, self.size, self.n_points, self.heatmap_size, self.heatmap_sigma,
-            self.augment, self.generator if self.train else None, self.n_labelled,
+            raw,
+            index,
+            self.modalities,
+            self.size,
+            self.n_points,
+            self.heatmap_size,
+            self.heatmap_sigma,
+            self.augment,
+            self.generator if self.train else None,
+            self.n_labelled,
         )
 
 
@@ -244,17 +258,37 @@ def assemble(
     return batch
 
 
-def build_loader(cfg, split: str, batch_size: int, device="cpu", seed: int = 0, train: bool = True,
-                 modalities: str = "RCHP", rank: int = 0, world_size: int = 1) -> BatchLoader:
+def build_loader(
+    cfg,
+    split: str,
+    batch_size: int,
+    device="cpu",
+    seed: int = 0,
+    train: bool = True,
+    modalities: str = "RCHP",
+    rank: int = 0,
+    world_size: int = 1,
+) -> BatchLoader:
     """A :class:`BatchLoader` for ``cfg`` (a :class:`handvae.schema.DataConfig`) and split name."""
     split_dir = Path(cfg.cache) / split
     loader = BatchLoader(
-        split_dir, batch_size=batch_size, device=device, seed=seed, train=train, modalities=modalities,
-        n_points=cfg.n_points, heatmap_size=cfg.heatmap_size, heatmap_sigma=cfg.heatmap_sigma,
+        split_dir,
+        batch_size=batch_size,
+        device=device,
+        seed=seed,
+        train=train,
+        modalities=modalities,
+        n_points=cfg.n_points,
+        heatmap_size=cfg.heatmap_size,
+        heatmap_sigma=cfg.heatmap_sigma,
         augment=aug.AugmentConfig(tuple(cfg.aug_scale), cfg.aug_translate_px, cfg.aug_rotate, cfg.aug_hue)
-        if (cfg.augment and train) else None,
+        if (cfg.augment and train)
+        else None,
         labelled_fraction=cfg.labelled_fraction if train else 1.0,
-        max_samples=cfg.max_samples if train else 0, on_device=cfg.on_device, rank=rank, world_size=world_size,
+        max_samples=cfg.max_samples if train else 0,
+        on_device=cfg.on_device,
+        rank=rank,
+        world_size=world_size,
     )
     if loader.size != cfg.crop_size:
         raise UserError(f"{split_dir}: cache crop size {loader.size} but data.crop_size is {cfg.crop_size}")

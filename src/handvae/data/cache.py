@@ -117,7 +117,9 @@ class CacheWriter:
             if self.count == self.capacity:
                 continue
             path = self.tmp / f"{name}.npy"
-            small = np.lib.format.open_memmap(self.tmp / f"{name}.part.npy", "w+", arr.dtype, (self.count, *arr.shape[1:]))
+            small = np.lib.format.open_memmap(
+                self.tmp / f"{name}.part.npy", "w+", arr.dtype, (self.count, *arr.shape[1:])
+            )
             for i in range(0, self.count, 4096):
                 small[i : i + 4096] = arr[i : min(i + 4096, self.count)]
             small.flush()

@@ -145,7 +145,9 @@ def prepare(cfg: PrepareConfig, out: str | Path, overwrite: bool = False, progre
     from tqdm import tqdm
 
     if cfg.size < 8 or cfg.points < 1 or cfg.margin < 1.0:
-        raise UserError(f"bad prepare settings: size {cfg.size} (>= 8), points {cfg.points} (>= 1), margin {cfg.margin} (>= 1)")
+        raise UserError(
+            f"bad prepare settings: size {cfg.size} (>= 8), points {cfg.points} (>= 1), margin {cfg.margin} (>= 1)"
+        )
     if cfg.mirror not in ("none", "left"):
         raise UserError(f"--mirror must be 'none' or 'left', got {cfg.mirror!r}")
     reader = build_reader(cfg)

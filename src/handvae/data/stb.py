@@ -157,7 +157,9 @@ class STBReader:
             depth = decode_stb_depth(read_rgb_channels(depth_path, sid, "depth image")) / 1000.0
             if depth.shape != image.shape[:2]:
                 raise SampleError(
-                    sid, str(depth_path), f"depth size {depth.shape} does not match the colour image size {image.shape[:2]}"
+                    sid,
+                    str(depth_path),
+                    f"depth size {depth.shape} does not match the colour image size {image.shape[:2]}",
                 )
             K = np.array(STB_SK_COLOR_K, dtype=np.float64)
             xyz = stb_to_rhd(stb_depth_to_color_frame(xyz_stb))
@@ -176,8 +178,17 @@ class STBReader:
         if not mask.any():
             raise SampleError(sid, str(mask_path), "empty hand mask (no depth near the labelled joints)")
         sample = RawSample(
-            image=image, depth=depth.astype(np.float32), mask=mask, K=K, xyz=xyz, uv=project(xyz, K),
-            vis=np.ones(21, dtype=bool), side="left", source=self.source, id=sid, has_depth=has_depth,
+            image=image,
+            depth=depth.astype(np.float32),
+            mask=mask,
+            K=K,
+            xyz=xyz,
+            uv=project(xyz, K),
+            vis=np.ones(21, dtype=bool),
+            side="left",
+            source=self.source,
+            id=sid,
+            has_depth=has_depth,
             path=str(color_path),
         )
         sample.check()

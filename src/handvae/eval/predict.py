@@ -1,0 +1,65 @@
+"""RGB-only predictions on a prepared split, mapped back to millimetres, scored by the pinned metrics.
+
+The model predicts normalised poses (``x_norm = R_vc (x_mm - centroid) / scale_mm`` with
+``scale_mm = 2 |kp12 - kp11|`` of the ground truth, see :mod:`handvae.data.prepare`). They are
+mapped back to the original camera frame in mm with the cache's ``R_vc``, ``centroid_mm``,
+``scale_mm`` and mirroring flag; the ground truth's bone is thus the known scale, exactly the
+paper's protocol ("global hand scale and root position are taken as known").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from handvae.data.cache import to_camera_mm
+from handvae.eval.metrics import Protocol, Result, evaluate
+from handvae.skeleton import bone_length
+
+
+@torch.no_grad()
+def predict_split(model: torch.nn.Module, loader) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised predictions ``(N, 21, 3)`` for every sample of an evaluation loader, and their indices."""
+    was_training = model.training
+    model.eval()
+    loader.set_epoch(0)
+    preds, idx = [], []
+    for batch in loader:
+        preds.append(model.predict_pose(batch["R"]).float().cpu())
+        idx.append(batch["index"].cpu())
+    model.train(was_training)
+    return torch.cat(preds).numpy().astype(np.float64), torch.cat(idx).numpy()
+
+
+def to_mm(pred_norm: np.ndarray, arrays: dict, index: np.ndarray) -> np.ndarray:
+    """Normalised predictions of samples ``index`` -> mm in each sample's original camera frame."""
+    return to_camera_mm(
+        pred_norm, np.asarray(arrays["R_vc"][index], np.float64), np.asarray(arrays["centroid_mm"][index], np.float64),
+        np.asarray(arrays["scale_mm"][index], np.float64), np.asarray(arrays["mirrored"][index]),
+    )
+
+
+def score(pred_mm: np.ndarray, gt_mm: np.ndarray, vis: np.ndarray, protocol: Protocol) -> Result:
+    """Score camera-frame mm predictions whose scale came from the ground truth's bone.
+
+    For the ``gt_bone`` protocol the prediction is handed to the metrics in bone units (divided by
+    the ground-truth bone it was scaled with), so the metrics' own multiplication restores it.
+    """
+    if protocol.scale == "gt_bone":
+        pred_mm = pred_mm / bone_length(gt_mm)[:, None, None]
+    return evaluate(pred_mm, gt_mm, vis, protocol)
+
+
+def evaluate_split(model: torch.nn.Module, loader, cfg) -> tuple[Result, np.ndarray]:
+    """(Result under ``cfg.eval``, predictions (N, 21, 3) mm camera frame) for an evaluation loader."""
+    pred_norm, index = predict_split(model, loader)
+    arrays = loader.arrays
+    from handvae.data.cache import open_split
+
+    extra = open_split(loader.split_dir, ["xyz_mm", "vis", "mirrored"])
+    arrays = {**arrays, **extra}
+    pred_mm = to_mm(pred_norm, arrays, index)
+    gt = np.asarray(extra["xyz_mm"][index], np.float64)
+    vis = np.asarray(extra["vis"][index]).astype(bool)
+    protocol = Protocol(root=cfg.eval.root, scale=cfg.eval.scale, visible_only=cfg.eval.visible_only)
+    return score(pred_mm, gt, vis, protocol), pred_mm
