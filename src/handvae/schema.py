@@ -61,6 +61,7 @@ class TrainerConfig:
 
     lr: float = 1e-4
     batch_size: int = 32
+    val_batch_size: int = 64
     epochs: int = 50
     max_steps: int = 0  # 0 = no step limit
     beta_start: float = 1e-5

@@ -16,6 +16,7 @@ from handvae.errors import UserError
 
 VERBS: dict[str, str] = {
     "metrics": "handvae.cli.metrics",
+    "train": "handvae.cli.train",
     "prepare": "handvae.cli.prepare",
 }
 

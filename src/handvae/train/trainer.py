@@ -38,12 +38,42 @@ def autocast_context(amp: str, device: torch.device):
     return torch.autocast(device_type="cuda", dtype=dtype)
 
 
+class InfiniteBatches:
+    """Endless batches from a :class:`handvae.data.batches.BatchLoader`, epoch after epoch."""
+
+    def __init__(self, loader) -> None:
+        self.loader = loader
+        self._it = None
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.loader)
+
+    def next_batch(self) -> dict:
+        while True:
+            if self._it is None:
+                self._it = iter(self.loader)
+            try:
+                return next(self._it)
+            except StopIteration:
+                self._it = None
+
+    def state_dict(self) -> dict:
+        state = self.loader.state_dict()
+        state.pop("generator", None)  # re-seeded per step from (seed, epoch, position, rank)
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        self.loader.load_state_dict(state)
+        self._it = None
+
+
 class Trainer:
     """Train ``cfg`` into ``cfg.out_dir``. Build once, then :meth:`fit`."""
 
     def __init__(self, cfg: Config, resume: bool = False, dist_info: DistInfo | None = None) -> None:
-        from handvae.data.batches import build_batches
-        from handvae.models import build_criterion, build_model
+        from handvae.data.batches import build_loader
+        from handvae.models import build_criterion, build_model, modalities_of
 
         self.cfg = cfg
         self.dist = dist_info or setup(cfg.trainer.device)
@@ -56,9 +86,14 @@ class Trainer:
         if not cfg.data.cache:
             raise UserError("data.cache is empty: give the prepared cache folder (handvae prepare ... --out CACHE)")
 
-        self.train_data = build_batches(cfg, cfg.data.train_split, self.device, train=True,
-                                        rank=self.dist.rank, world_size=self.dist.world_size)
-        self.val_data = build_batches(cfg, cfg.data.val_split, self.device, train=False) if self.dist.is_main else None
+        letters = modalities_of(cfg)
+        self.train_data = InfiniteBatches(build_loader(
+            cfg.data, cfg.data.train_split, cfg.trainer.batch_size, self.device, seed=cfg.seed, train=True,
+            modalities=letters, rank=self.dist.rank, world_size=self.dist.world_size))
+        self.val_data = None
+        if self.dist.is_main:
+            self.val_data = build_loader(cfg.data, cfg.data.val_split, cfg.trainer.val_batch_size, self.device,
+                                         seed=cfg.seed, train=False, modalities="R")
 
         self.model = build_model(cfg).to(self.device)
         if cfg.trainer.channels_last and self.device.type == "cuda":
