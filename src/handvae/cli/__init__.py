@@ -16,6 +16,7 @@ from handvae.errors import UserError
 
 VERBS: dict[str, str] = {
     "metrics": "handvae.cli.metrics",
+    "synth": "handvae.cli.synth",
 }
 
 
