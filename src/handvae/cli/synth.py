@@ -8,16 +8,22 @@ HELP = "generate the synthetic multimodal hand dataset (RHD or STB layout) or a 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=("rhd", "stb"), default="rhd", help="on-disk layout (default rhd)")
+    parser.add_argument(
+        "--format", choices=("rhd", "stb"), default="rhd", help="on-disk layout (default rhd)"
+    )
     parser.add_argument("--out", help="dataset root to create (RHD: holds training/ and evaluation/)")
     parser.add_argument("--train", type=int, default=256, help="training samples (default 256)")
     parser.add_argument("--test", type=int, default=64, help="test samples (default 64)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--workers", type=int, default=1, help="parallel processes (output does not depend on it)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="parallel processes (output does not depend on it)"
+    )
     parser.add_argument("--size", type=int, default=320, help="RHD image size in pixels (default 320)")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
     parser.add_argument("--preview", metavar="PNG", help="write a contact sheet of training samples to PNG")
-    parser.add_argument("--preview-count", type=int, default=8, help="samples in the contact sheet (default 8)")
+    parser.add_argument(
+        "--preview-count", type=int, default=8, help="samples in the contact sheet (default 8)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

@@ -152,7 +152,10 @@ def natural_background(rng: np.random.Generator, h: int, w: int) -> np.ndarray |
     if rng.random() < 0.3:
         out = np.rot90(out, k=int(rng.integers(1, 4)))
         if out.shape[:2] != (h, w):
-            out = np.asarray(Image.fromarray((out * 255).astype(np.uint8)).resize((w, h)), dtype=np.float32) / 255
+            out = (
+                np.asarray(Image.fromarray((out * 255).astype(np.uint8)).resize((w, h)), dtype=np.float32)
+                / 255
+            )
     gains = rng.uniform(0.7, 1.3, size=3).astype(np.float32)
     return np.clip(out * gains * rng.uniform(0.6, 1.3), 0.0, 1.0)
 
@@ -221,13 +224,15 @@ def amplitude_mix(img: np.ndarray, ref: np.ndarray, beta: float, lam: float) -> 
     square as a fraction of the image size."""
     f = np.fft.rfft2(img, axes=(0, 1))
     fr = np.fft.rfft2(ref, axes=(0, 1))
-    amp, pha = np.abs(f), np.angle(f)
     h, w = img.shape[:2]
     b = max(1, int(beta * min(h, w)))
     rows = np.r_[0:b, h - b : h]
     sel = (rows[:, None], slice(0, b))
-    amp[sel] = (1 - lam) * amp[sel] + lam * np.abs(fr)[sel]
-    out = np.fft.irfft2(amp * np.exp(1j * pha), s=(h, w), axes=(0, 1))
+    block = f[sel]
+    amp = np.abs(block)
+    new_amp = (1 - lam) * amp + lam * np.abs(fr[sel])
+    f[sel] = block * (new_amp / np.maximum(amp, 1e-8))
+    out = np.fft.irfft2(f, s=(h, w), axes=(0, 1))
     return out.astype(np.float32)
 
 
@@ -242,7 +247,7 @@ def camera_effects(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.5:
         nat = natural_background(rng, h, w)
         ref = nat if nat is not None else procedural_background(rng, h, w)
-        img = amplitude_mix(img, ref, rng.uniform(0.005, 0.06), rng.uniform(0.3, 1.0))
+        img = amplitude_mix(img, ref, rng.uniform(0.003, 0.03), rng.uniform(0.1, 0.6))
     img = img * rng.uniform(0.9, 1.1, size=3).astype(np.float32) * np.float32(rng.uniform(0.75, 1.25))
     img = np.clip(img, 0.0, 1.0) ** np.float32(rng.uniform(0.8, 1.25))
     sat = np.float32(rng.uniform(0.7, 1.3))

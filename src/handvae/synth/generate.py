@@ -92,7 +92,9 @@ def _check_out(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a folder")
     if out.exists() and any(out.iterdir()) and not overwrite:
-        raise UserError(f"--out {out}: folder is not empty (holds a dataset?); pass --overwrite to replace it")
+        raise UserError(
+            f"--out {out}: folder is not empty (holds a dataset?); pass --overwrite to replace it"
+        )
 
 
 def generate_dataset(
@@ -148,8 +150,8 @@ def generate_dataset(
             if bar is not None:
                 bar.close()
         _write_labels(fmt, tmp, records, n_train, n_test)
-        cfg = {"format": fmt, "train": n_train, "test": n_test, "seed": seed, "size": size,
-               "scene": {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(opt).items()}}  # fmt: skip
+        scene = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(opt).items()}
+        cfg = {"format": fmt, "train": n_train, "test": n_test, "seed": seed, "size": size, "scene": scene}
         (tmp / "synth_config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=True))
         if out.exists():
             old = out.parent / f".{out.name}.old-{os.getpid()}"

@@ -27,10 +27,14 @@ def _g(thumb, index, middle, ring, little, spread=0.0):
 GESTURES: dict[str, np.ndarray] = {
     "open": _g((0, 15, 5, 5), _EXT, _EXT, _EXT, _EXT, spread=1.0),
     "flat": _g((-5, -5, 0, 0), _EXT, _EXT, _EXT, _EXT, spread=0.2),
-    "relaxed": _g((15, 15, 15, 15), (20, 0, 30, 15), (28, 0, 38, 20), (35, 0, 45, 22), (42, 0, 50, 25), spread=0.5),
+    "relaxed": _g(
+        (15, 15, 15, 15), (20, 0, 30, 15), (28, 0, 38, 20), (35, 0, 45, 22), (42, 0, 50, 25), spread=0.5
+    ),
     "fist": _g((40, 5, 45, 40), _FIST, _FIST, _FIST, _FIST),
     "point": _g((35, 5, 40, 30), _EXT, _FIST, _FIST, _FIST),
-    "pinch": _g((40, 25, 20, 20), (45, 0, 45, 25), (30, 0, 40, 20), (35, 0, 45, 20), (40, 0, 50, 25), spread=0.5),
+    "pinch": _g(
+        (40, 25, 20, 20), (45, 0, 45, 25), (30, 0, 40, 20), (35, 0, 45, 20), (40, 0, 50, 25), spread=0.5
+    ),
     "ok": _g((40, 25, 20, 25), (55, 0, 55, 35), _EXT, _EXT, _EXT, spread=1.0),
     "victory": _g((45, 0, 40, 35), (0, 10, 5, 3), (0, -8, 5, 3), _FIST, _FIST),
     "thumbs_up": _g((-10, 20, 0, 0), _FIST, _FIST, _FIST, _FIST),
@@ -40,7 +44,9 @@ GESTURES: dict[str, np.ndarray] = {
     "call": _g((-10, 25, 0, 0), _FIST, _FIST, _FIST, _EXT, spread=1.0),
     "L": _g((-10, 30, 0, 0), _EXT, _FIST, _FIST, _FIST),
     "cylinder": _g((30, 30, 20, 20), (50, 0, 60, 30), (55, 0, 62, 30), (58, 0, 64, 30), (60, 0, 66, 32)),
-    "sphere": _g((25, 35, 15, 15), (35, 0, 35, 25), (38, 0, 38, 25), (40, 0, 40, 25), (42, 0, 42, 25), spread=1.0),
+    "sphere": _g(
+        (25, 35, 15, 15), (35, 0, 35, 25), (38, 0, 38, 25), (40, 0, 40, 25), (42, 0, 42, 25), spread=1.0
+    ),
     "tripod": _g((40, 25, 20, 25), (45, -5, 45, 25), (50, 5, 50, 25), (60, 0, 65, 35), (65, 0, 70, 35)),
     "claw": _g((20, 20, 35, 35), (5, 0, 85, 65), (5, 0, 85, 65), (5, 0, 85, 65), (5, 0, 85, 65), spread=0.6),
     "hook": _g((10, 10, 10, 10), (0, 0, 90, 50), (0, 0, 90, 50), (0, 0, 90, 50), (0, 0, 90, 50)),
@@ -73,7 +79,9 @@ def sample_pose(rng: np.random.Generator) -> tuple[np.ndarray, str]:
     else:
         name = "uniform"
         rad = rng.uniform(LOWER, UPPER)
-        rad[1:, 3] = np.clip(rad[1:, 2] * 0.67 + rng.normal(0.0, 10 * DEG, size=4), LOWER[1:, 3], UPPER[1:, 3])
+        rad[1:, 3] = np.clip(
+            rad[1:, 2] * 0.67 + rng.normal(0.0, 10 * DEG, size=4), LOWER[1:, 3], UPPER[1:, 3]
+        )
         rad[1:, 1] *= 0.6
         return clip_angles(rad), name
     # keep neighbouring fingers' abduction from crossing: mostly small around the gesture's spread

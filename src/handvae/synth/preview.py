@@ -58,8 +58,12 @@ def contact_sheet(samples: list[SceneSample], tile: int = 200) -> np.ndarray:
     for s in samples:
         tiles = [s.rgb, _depth_tile(s), _mask_tile(s), _skeleton_tile(s)]
         h, w = s.rgb.shape[:2]
-        th = int(round(tile * h / w))
-        rows.append(np.concatenate([np.asarray(Image.fromarray(t).resize((tile, th), Image.BILINEAR)) for t in tiles], 1))
+        th = round(tile * h / w)
+        rows.append(
+            np.concatenate(
+                [np.asarray(Image.fromarray(t).resize((tile, th), Image.BILINEAR)) for t in tiles], 1
+            )
+        )
     width = max(r.shape[1] for r in rows)
     return np.concatenate([np.pad(r, ((0, 2), (0, width - r.shape[1]), (0, 0))) for r in rows], axis=0)
 

@@ -157,6 +157,9 @@ def project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
     p = np.asarray(points, dtype=np.float64)
     K = np.asarray(K, dtype=np.float64)
     return np.stack(
-        [K[0, 0] * p[..., 0] / p[..., 2] + K[0, 1] * p[..., 1] / p[..., 2] + K[0, 2], K[1, 1] * p[..., 1] / p[..., 2] + K[1, 2]],
+        [
+            K[0, 0] * p[..., 0] / p[..., 2] + K[0, 1] * p[..., 1] / p[..., 2] + K[0, 2],
+            K[1, 1] * p[..., 1] / p[..., 2] + K[1, 2],
+        ],
         axis=-1,
     )

@@ -93,9 +93,13 @@ def _add_hand(pr: _Prims, hand: PosedHand, owner: int, sleeve: tuple | None) -> 
         tip, j3, j2, j1 = finger_joints(f)
         r = p.radii[f]
         tip_c = j[tip] - (j[tip] - j[j3]) / np.linalg.norm(j[tip] - j[j3]) * 0.6 * r[3]
-        for k, (ja, jb, ra, rb) in enumerate(((j3, tip, r[2], r[3]), (j2, j3, r[1], r[2]), (j1, j2, r[0], r[1]))):
+        for k, (ja, jb, ra, rb) in enumerate(
+            ((j3, tip, r[2], r[3]), (j2, j3, r[1], r[2]), (j1, j2, r[0], r[1]))
+        ):
             b_pt = tip_c if k == 0 else j[jb]
-            pr.add(j[ja], b_pt, ra, rb, base + 3 * f + k, M_HAND, hand.frames[jb][:, 2], nail=k == 0, owner=owner)
+            pr.add(
+                j[ja], b_pt, ra, rb, base + 3 * f + k, M_HAND, hand.frames[jb][:, 2], nail=k == 0, owner=owner
+            )
         radius[[j1, j2, j3, tip]] = r
     loc = hand.to_camera
     lp = base + 15
@@ -103,7 +107,9 @@ def _add_hand(pr: _Prims, hand: PosedHand, owner: int, sleeve: tuple | None) -> 
     mcp = {f: finger_joints(f)[3] for f in range(1, 5)}
     for f in range(1, 5):
         start = loc([0.55 * bx[f, 0], 12.0 * s, 0.5 * bx[f, 1] + 1.0])
-        pr.add(start, j[mcp[f]], pt * 1.05, max(p.radii[f, 0] * 1.08, pt * 0.85), lp, M_HAND, palm_n, owner=owner)
+        pr.add(
+            start, j[mcp[f]], pt * 1.05, max(p.radii[f, 0] * 1.08, pt * 0.85), lp, M_HAND, palm_n, owner=owner
+        )
         radius[mcp[f]] = max(p.radii[f, 0] * 1.08, pt * 0.85) + 1.0
     pr.add(j[mcp[1]], j[mcp[4]], pt * 0.8, pt * 0.75, lp, M_HAND, palm_n, owner=owner)
     pr.add(loc([0.0, 0.0, 2.0]), loc([0.0, 32.0 * s, 3.0]), p.forearm_radius[0] * 0.92, pt * 1.1, lp, M_HAND,
@@ -121,8 +127,8 @@ def _add_hand(pr: _Prims, hand: PosedHand, owner: int, sleeve: tuple | None) -> 
         axis = hand.forearm[1] - hand.forearm[0]
         frac = d0 / np.linalg.norm(axis)
         r0 = fr0 + (fr1 - fr0) * frac
-        pr.add(hand.forearm[0] + frac * axis, hand.forearm[1], r0 * extra + 2.0, fr1 * extra + 2.0, 1, M_SLEEVE,
-               owner=owner)  # fmt: skip
+        start = hand.forearm[0] + frac * axis
+        pr.add(start, hand.forearm[1], r0 * extra + 2.0, fr1 * extra + 2.0, 1, M_SLEEVE, owner=owner)
     return radius
 
 
@@ -164,7 +170,9 @@ def make_scene(rng: np.random.Generator, opt: SceneOptions) -> SceneSample:
     w, h = opt.width, opt.height
     if opt.K is None:
         f = w * rng.uniform(*opt.focal_range)
-        K = np.array([[f, 0, w / 2 + rng.normal(0, 0.01 * w)], [0, f, h / 2 + rng.normal(0, 0.01 * h)], [0, 0, 1]])
+        K = np.array(
+            [[f, 0, w / 2 + rng.normal(0, 0.01 * w)], [0, f, h / 2 + rng.normal(0, 0.01 * h)], [0, 0, 1]]
+        )
     else:
         K = np.asarray(opt.K, dtype=np.float64)
     main_side = "right" if rng.random() < 0.5 else "left"
@@ -286,7 +294,13 @@ def _compose(rng, opt, K, geo, prims, attr, hands, radii, main_side, families) -
         jrad[ROW_OFFSET[side] : ROW_OFFSET[side] + NUM_JOINTS] = radii[side]
     uv = project(joints, K)
     visible = np.zeros(2 * NUM_JOINTS, dtype=bool)
-    inside = (uv[:, 0] > -0.5) & (uv[:, 0] < w - 0.5) & (uv[:, 1] > -0.5) & (uv[:, 1] < h - 0.5) & (joints[:, 2] > 0)
+    inside = (
+        (uv[:, 0] > -0.5)
+        & (uv[:, 0] < w - 0.5)
+        & (uv[:, 1] > -0.5)
+        & (uv[:, 1] < h - 0.5)
+        & (joints[:, 2] > 0)
+    )
     for i in np.nonzero(inside)[0]:
         u, v = int(np.rint(uv[i, 0])), int(np.rint(uv[i, 1]))
         base = LABEL_BASE["left" if i < NUM_JOINTS else "right"]

@@ -15,10 +15,11 @@ The palm centre is written as ``(wrist + ring_mcp) / 2`` so that the literature'
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from handvae.data.formats import encode_rhd_depth, encode_stb_depth, stb_color_to_depth_frame
 from handvae.skeleton import NUM_JOINTS, STB_WRIST_REF_JOINT, WRIST, reorder
@@ -30,9 +31,36 @@ STB_TEST_SEQS = ("B1Counting", "B1Random")
 PNG_LEVEL = 1  # zlib level: fast; PNG is lossless whatever the level
 
 
+def _chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+
+def encode_png(array: np.ndarray) -> bytes:
+    """An (H, W) grey or (H, W, 3) RGB uint8 array -> PNG bytes (8-bit, every row with the "Up"
+    filter, zlib level 1). About twice as fast as PIL's adaptive filtering for noisy photos at
+    the same size; any PNG reader decodes it to the same array."""
+    a = np.asarray(array)
+    if a.dtype != np.uint8 or a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] != 3):
+        raise ValueError(f"expected (H, W) or (H, W, 3) uint8, got {a.dtype} {a.shape}")
+    h, w = a.shape[:2]
+    flat = a.reshape(h, -1)
+    raw = np.empty((h, flat.shape[1] + 1), dtype=np.uint8)
+    raw[:, 0] = 2  # filter type Up
+    raw[0, 1:] = flat[0]
+    np.subtract(flat[1:], flat[:-1], out=raw[1:, 1:])
+    color_type = 0 if a.ndim == 2 else 2
+    header = struct.pack(">IIBBBBB", w, h, 8, color_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", zlib.compress(raw.tobytes(), PNG_LEVEL))
+        + _chunk(b"IEND", b"")
+    )
+
+
 def save_png(path: Path, array: np.ndarray) -> None:
     """Write an (H, W) or (H, W, 3) uint8 array as PNG (deterministic bytes)."""
-    Image.fromarray(np.ascontiguousarray(array)).save(path, format="PNG", compress_level=PNG_LEVEL)
+    Path(path).write_bytes(encode_png(array))
 
 
 def rhd_record(s: SceneSample) -> dict[str, np.ndarray]:
