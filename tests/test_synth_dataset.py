@@ -19,12 +19,14 @@ from handvae.synth import generate
 class _NumpyOnly(pickle.Unpickler):
     """What a careful reader allows: numpy arrays and dtypes, nothing else."""
 
-    ok = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-    }
+    ok = frozenset(
+        {
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+        }
+    )
 
     def find_class(self, module, name):
         if (module, name) not in self.ok:
