@@ -77,7 +77,7 @@ class HandProportions:
     bones: np.ndarray = field(default_factory=lambda: np.array(DEFAULT_BONES))
     radii: np.ndarray = field(default_factory=lambda: np.array(DEFAULT_RADII))
     forearm_radius: tuple[float, float] = (21.0, 30.0)
-    palm_thickness: float = 13.0
+    palm_thickness: float = 14.5
 
     @property
     def scale(self) -> float:
@@ -95,7 +95,7 @@ def sample_proportions(rng: np.random.Generator) -> HandProportions:
     p.bones = p.bones * s * rng.uniform(0.94, 1.06, size=(5, 3))
     p.radii = p.radii * girth * rng.uniform(0.96, 1.04, size=(5, 1))
     p.forearm_radius = (21.0 * girth * rng.uniform(0.92, 1.08), 30.0 * girth * rng.uniform(0.9, 1.15))
-    p.palm_thickness = 13.0 * girth
+    p.palm_thickness = 14.5 * girth
     return p
 
 
@@ -124,7 +124,7 @@ def base_positions(prop: HandProportions) -> np.ndarray:
 def _finger_base_frame(f: int) -> np.ndarray:
     """Rest frame of finger ``f`` (columns: lateral, along, palmar) in the right-hand local frame."""
     if f == 0:
-        along = np.array([0.72, 0.62, 0.30])
+        along = np.array([0.52, 0.80, 0.30])
         along /= np.linalg.norm(along)
         bend = np.array([-0.55, 0.0, 0.83])  # the thumb flexes across and into the palm
         bend -= along * (bend @ along)

@@ -53,6 +53,46 @@ GESTURES: dict[str, np.ndarray] = {
     "key": _g((15, 0, 30, 20), (70, 0, 80, 40), (80, 0, 90, 50), (85, 0, 95, 50), (88, 0, 100, 55)),
     "writing": _g((35, 20, 25, 20), (40, -5, 35, 15), (45, 5, 50, 30), (70, 0, 80, 40), (75, 0, 85, 45)),
 }
+# gestures where the thumb tip meets another point: (target joints averaged, contact distance mm)
+CONTACTS: dict[str, tuple[tuple[int, ...], float]] = {
+    "pinch": ((5,), 9.0),
+    "ok": ((5,), 9.0),
+    "tripod": ((5, 9), 10.0),
+    "writing": ((5,), 12.0),
+    "key": ((6,), 13.0),
+}
+_SOLVED: dict[str, np.ndarray] = {}
+
+
+def solve_contact_gestures() -> dict[str, np.ndarray]:
+    """The gesture table with the thumb angles of contact gestures solved (default proportions) so
+    that the thumb tip reaches its target; computed once per process."""
+    if _SOLVED:
+        return _SOLVED
+    from scipy.optimize import least_squares
+
+    from handvae.synth.hand import HandProportions, forward_kinematics
+
+    prop = HandProportions()
+    for name, deg in GESTURES.items():
+        rows = deg.copy()
+        if name in CONTACTS:
+            targets, dist = CONTACTS[name]
+
+            def resid(th, rows=rows, targets=targets, dist=dist):
+                a = np.radians(rows.copy())
+                a[0] = th
+                j = forward_kinematics(prop, a).joints
+                gap = np.linalg.norm(j[1] - j[list(targets)].mean(axis=0)) - dist
+                return np.concatenate([[gap], 0.05 * (th - np.radians(rows[0])) * 30])
+
+            x0 = np.clip(np.radians(rows[0]), LOWER[0] + 1e-6, UPPER[0] - 1e-6)
+            sol = least_squares(resid, x0, bounds=(LOWER[0], UPPER[0]))
+            rows[0] = np.degrees(sol.x)
+        _SOLVED[name] = rows
+    return _SOLVED
+
+
 GRASPS = ("cylinder", "sphere", "pinch", "tripod", "key", "writing", "hook")
 
 
@@ -63,19 +103,20 @@ def clip_angles(angles: np.ndarray) -> np.ndarray:
 
 def sample_pose(rng: np.random.Generator) -> tuple[np.ndarray, str]:
     """One finger pose: ``(angles (5, 4) rad, family name)``."""
-    names = list(GESTURES)
+    table = solve_contact_gestures()
+    names = list(table)
     u = rng.random()
     if u < 0.55:
         name = names[rng.integers(len(names))]
-        deg = GESTURES[name] + rng.normal(0.0, 7.0, size=(5, 4))
+        deg = table[name] + rng.normal(0.0, 6.0, size=(5, 4))
     elif u < 0.8:
         n1, n2 = (names[i] for i in rng.choice(len(names), size=2, replace=False))
         lam = rng.uniform(0.15, 0.85)
-        deg = (1 - lam) * GESTURES[n1] + lam * GESTURES[n2] + rng.normal(0.0, 5.0, size=(5, 4))
+        deg = (1 - lam) * table[n1] + lam * table[n2] + rng.normal(0.0, 5.0, size=(5, 4))
         name = f"{n1}+{n2}"
     elif u < 0.92:
         name = "relaxed"
-        deg = GESTURES["relaxed"] * rng.uniform(0.3, 1.6) + rng.normal(0.0, 8.0, size=(5, 4))
+        deg = table["relaxed"] * rng.uniform(0.3, 1.6) + rng.normal(0.0, 8.0, size=(5, 4))
     else:
         name = "uniform"
         rad = rng.uniform(LOWER, UPPER)

@@ -115,7 +115,7 @@ def _add_hand(pr: _Prims, hand: PosedHand, owner: int, sleeve: tuple | None) -> 
     pr.add(loc([0.0, 0.0, 2.0]), loc([0.0, 32.0 * s, 3.0]), p.forearm_radius[0] * 0.92, pt * 1.1, lp, M_HAND,
            palm_n, owner=owner)  # fmt: skip
     pr.add(loc([-14.0 * s, 16.0 * s, 6.0]), j[mcp[4]], pt, pt * 0.85, lp, M_HAND, palm_n, owner=owner)
-    thumb_mid = 0.5 * (j[4] + j[3])
+    thumb_mid = 0.35 * j[4] + 0.65 * j[3]
     pr.add(loc([12.0 * s, 20.0 * s, 8.0]), thumb_mid, pt * 1.2, pt * 0.9, lp, M_HAND, palm_n, owner=owner)
     pr.add(j[3], loc([20.0 * s, 58.0 * s, 3.0]), 5.0 * s, 5.5 * s, lp, M_HAND, palm_n, owner=owner)
     radius[4] = max(radius[4], pt * 1.2) + 2.0
