@@ -94,3 +94,14 @@ def test_orientation_is_a_rotation():
     for _ in range(50):
         r = sample_orientation(rng)
         assert np.allclose(r.T @ r, np.eye(3), atol=1e-9) and np.linalg.det(r) == pytest.approx(1.0)
+
+
+def test_contact_gestures_bring_the_thumb_to_its_target():
+    from handvae.synth.poses import CONTACTS, solve_contact_gestures
+
+    table = solve_contact_gestures()
+    for name, (targets, dist) in CONTACTS.items():
+        j = forward_kinematics(HandProportions(), np.radians(table[name])).joints
+        gap = np.linalg.norm(j[1] - j[list(targets)].mean(axis=0))
+        assert gap == pytest.approx(dist, abs=3.0), name
+        assert np.all(np.radians(table[name]) >= LOWER - 1e-9) and np.all(np.radians(table[name]) <= UPPER + 1e-9)

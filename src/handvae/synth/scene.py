@@ -186,7 +186,11 @@ def make_scene(rng: np.random.Generator, opt: SceneOptions) -> SceneSample:
     depth0 = 0.0
     for idx, side in enumerate((main_side, other_side)):
         angles, fam = sample_pose(rng)
-        wrist, rot = sample_wrist(rng), sample_orientation(rng)
+        for _ in range(20):  # keep the forearm from pointing straight into the lens
+            wrist, rot = sample_wrist(rng), sample_orientation(rng)
+            arm = forward_kinematics(prop, angles, wrist, side, rot).forearm
+            if (arm[1, 2] - arm[0, 2]) / np.linalg.norm(arm[1] - arm[0]) > -0.5:
+                break
         families[side] = fam
 
         def fn(t, angles=angles, wrist=wrist, rot=rot, side=side):
