@@ -18,6 +18,7 @@ VERBS: dict[str, str] = {
     "metrics": "handvae.cli.metrics",
     "train": "handvae.cli.train",
     "prepare": "handvae.cli.prepare",
+    "synth": "handvae.cli.synth",
 }
 
 

@@ -1,0 +1,321 @@
+"""One synthetic sample: camera, one or two posed hands with forearms and sleeves, objects,
+background, lighting, rendering and camera effects.
+
+Mask labels follow RHD: 0 background (and objects), 1 person (forearm, sleeve), left hand 2-17,
+right hand 18-33. Within a hand (base 2 or 18): finger f (thumb 0 .. little 4) has three labels
+``base + 3 f + k`` with k = 0 distal, 1 middle, 2 proximal phalanx (the thumb's proximal label
+covers its metacarpal), and ``base + 15`` is the palm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from handvae.skeleton import NUM_JOINTS, finger_joints
+from handvae.synth import appearance as ap
+from handvae.synth.hand import PosedHand, forward_kinematics, sample_proportions
+from handvae.synth.poses import GRASPS, sample_orientation, sample_pose, sample_wrist
+from handvae.synth.render import Primitives, project, render
+
+LABEL_BASE = {"left": 2, "right": 18}
+ROW_OFFSET = {"left": 0, "right": NUM_JOINTS}
+M_HAND, M_ARM, M_SLEEVE, M_OBJECT = 0, 1, 2, 3
+
+
+@dataclass
+class SceneOptions:
+    """Knobs of the world. ``K`` fixes the intrinsics (STB); None samples a focal length per image
+    as ``focal_range * width`` with the principal point near the centre."""
+
+    width: int = 320
+    height: int = 320
+    K: np.ndarray | None = None
+    focal_range: tuple[float, float] = (0.75, 1.15)
+    hand_span: tuple[float, float] = (0.3, 0.75)  # hand extent / min(width, height)
+    p_second_hand: float = 0.3
+    p_grasp_object: float = 0.3  # raised to 0.7 for grasp poses
+    p_front_occluder: float = 0.2
+    p_sleeve: float = 0.75
+    max_depth_mm: float = 4900.0
+    main_side: str | None = None  # 'left' | 'right' | None (random)
+
+
+@dataclass
+class SceneSample:
+    """rgb (H, W, 3) uint8; depth_mm (H, W) float64 z-depth; mask (H, W) uint8 RHD labels;
+    K (3, 3); joints_mm (42, 3) camera frame, rows 0-20 left hand, 21-41 right (RHD order);
+    uv (42, 2) pixels (integer = pixel centre); visible (42,) bool; joint_radius_mm (42,) the
+    surface radius around each joint; main_side: the side of the hand the image is about."""
+
+    rgb: np.ndarray
+    depth_mm: np.ndarray
+    mask: np.ndarray
+    K: np.ndarray
+    joints_mm: np.ndarray
+    uv: np.ndarray
+    visible: np.ndarray
+    joint_radius_mm: np.ndarray
+    main_side: str
+    info: dict = field(default_factory=dict)
+
+
+class _Prims:
+    def __init__(self) -> None:
+        self.rows: list[tuple] = []
+
+    def add(self, a, b, ra, rb, label, material, palmar=(0.0, 0.0, 0.0), nail=False, owner=-1):
+        self.rows.append((np.asarray(a, float), np.asarray(b, float), float(ra), float(rb), label, material,
+                          np.asarray(palmar, float), nail, owner))  # fmt: skip
+
+    def arrays(self):
+        cols = list(zip(*self.rows))
+        prims = Primitives(np.stack(cols[0]), np.stack(cols[1]), np.array(cols[2]), np.array(cols[3]))
+        return prims, {
+            "label": np.array(cols[4], dtype=np.uint8),
+            "material": np.array(cols[5], dtype=np.int32),
+            "palmar": np.stack(cols[6]),
+            "nail": np.array(cols[7], dtype=bool),
+            "owner": np.array(cols[8], dtype=np.int32),
+        }
+
+
+def _add_hand(pr: _Prims, hand: PosedHand, owner: int, sleeve: tuple | None) -> np.ndarray:
+    """Primitives of one hand + forearm (+ sleeve); returns the joint radii (21,) mm."""
+    p, j = hand.prop, hand.joints
+    s, pt = p.scale, p.palm_thickness
+    base = LABEL_BASE[hand.side]
+    palm_n = hand.frames[0][:, 2]
+    radius = np.zeros(NUM_JOINTS)
+    for f in range(5):
+        tip, j3, j2, j1 = finger_joints(f)
+        r = p.radii[f]
+        tip_c = j[tip] - (j[tip] - j[j3]) / np.linalg.norm(j[tip] - j[j3]) * 0.6 * r[3]
+        for k, (ja, jb, ra, rb) in enumerate(
+            ((j3, tip, r[2], r[3]), (j2, j3, r[1], r[2]), (j1, j2, r[0], r[1]))
+        ):
+            b_pt = tip_c if k == 0 else j[jb]
+            pr.add(
+                j[ja], b_pt, ra, rb, base + 3 * f + k, M_HAND, hand.frames[jb][:, 2], nail=k == 0, owner=owner
+            )
+        radius[[j1, j2, j3, tip]] = r
+    loc = hand.to_camera
+    lp = base + 15
+    bx = p.base_xz
+    mcp = {f: finger_joints(f)[3] for f in range(1, 5)}
+    for f in range(1, 5):
+        start = loc([0.55 * bx[f, 0], 12.0 * s, 0.5 * bx[f, 1] + 1.0])
+        pr.add(
+            start, j[mcp[f]], pt * 1.05, max(p.radii[f, 0] * 1.08, pt * 0.85), lp, M_HAND, palm_n, owner=owner
+        )
+        radius[mcp[f]] = max(p.radii[f, 0] * 1.08, pt * 0.85) + 1.0
+    pr.add(j[mcp[1]], j[mcp[4]], pt * 0.8, pt * 0.75, lp, M_HAND, palm_n, owner=owner)
+    pr.add(loc([0.0, 0.0, 2.0]), loc([0.0, 32.0 * s, 3.0]), p.forearm_radius[0] * 0.92, pt * 1.1, lp, M_HAND,
+           palm_n, owner=owner)  # fmt: skip
+    pr.add(loc([-14.0 * s, 16.0 * s, 6.0]), j[mcp[4]], pt, pt * 0.85, lp, M_HAND, palm_n, owner=owner)
+    thumb_mid = 0.35 * j[4] + 0.65 * j[3]
+    pr.add(loc([12.0 * s, 20.0 * s, 8.0]), thumb_mid, pt * 1.2, pt * 0.9, lp, M_HAND, palm_n, owner=owner)
+    pr.add(j[3], loc([20.0 * s, 58.0 * s, 3.0]), 5.0 * s, 5.5 * s, lp, M_HAND, palm_n, owner=owner)
+    radius[4] = max(radius[4], pt * 1.2) + 2.0
+    fr0, fr1 = p.forearm_radius
+    pr.add(hand.forearm[0], hand.forearm[1], fr0, fr1, 1, M_ARM, owner=owner)
+    radius[0] = fr0 + 2.0
+    if sleeve is not None:
+        d0, extra = sleeve
+        axis = hand.forearm[1] - hand.forearm[0]
+        frac = d0 / np.linalg.norm(axis)
+        r0 = fr0 + (fr1 - fr0) * frac
+        start = hand.forearm[0] + frac * axis
+        pr.add(start, hand.forearm[1], r0 * extra + 2.0, fr1 * extra + 2.0, 1, M_SLEEVE, owner=owner)
+    return radius
+
+
+def _place(hand_fn, K, width, height, rng, span_px, center_px, depth_hint=None):
+    """Pose a hand so its joints span ``span_px`` pixels around ``center_px``."""
+    probe = hand_fn(np.zeros(3))
+    c = probe.joints[[0, 8, 12, 16, 20]].mean(axis=0)
+    ext = 2.0 * float(np.max(np.linalg.norm(probe.joints - c, axis=1)))
+    z = K[0, 0] * ext / span_px if depth_hint is None else depth_hint
+    ray = np.linalg.solve(K, np.array([center_px[0], center_px[1], 1.0]))
+    return hand_fn(ray * z - c), z
+
+
+def _grasp_object(pr: _Prims, hand: PosedHand, family: str, rng) -> None:
+    j = hand.joints
+    ptips = j[[5, 9, 13, 17]].mean(axis=0)
+    ppip = j[[7, 11, 15, 19]].mean(axis=0)
+    palm_n = hand.frames[0][:, 2]
+    lateral = hand.linear[:, 0] * (1 if hand.side == "right" else -1)
+    if family.split("+")[0] in ("pinch", "tripod", "writing", "key") and rng.random() < 0.7:
+        c = 0.5 * (j[1] + j[5])
+        axis = np.cross(j[1] - j[5], palm_n)
+        axis = axis / max(np.linalg.norm(axis), 1e-6) + rng.normal(0, 0.3, 3)
+        axis /= np.linalg.norm(axis)
+        r = rng.uniform(3.0, 8.0)
+        half = rng.uniform(40.0, 90.0)
+    else:
+        c = 0.5 * (ptips + ppip) + palm_n * rng.uniform(0.0, 12.0)
+        fingers = j[[2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 5, 9, 13, 17]]
+        r = float(np.clip(np.min(np.linalg.norm(fingers - c, axis=1)) - 6.0, 10.0, 45.0))
+        axis = lateral + rng.normal(0, 0.25, 3)
+        axis /= np.linalg.norm(axis)
+        half = 0.0 if rng.random() < 0.3 else rng.uniform(40.0, 110.0)
+    pr.add(c - axis * half, c + axis * half, r, r * rng.uniform(0.8, 1.2), 0, M_OBJECT)
+
+
+def make_scene(rng: np.random.Generator, opt: SceneOptions) -> SceneSample:
+    """Draw and render one sample; everything random comes from ``rng``."""
+    w, h = opt.width, opt.height
+    if opt.K is None:
+        f = w * rng.uniform(*opt.focal_range)
+        K = np.array(
+            [[f, 0, w / 2 + rng.normal(0, 0.01 * w)], [0, f, h / 2 + rng.normal(0, 0.01 * h)], [0, 0, 1]]
+        )
+    else:
+        K = np.asarray(opt.K, dtype=np.float64)
+    main_side = "right" if rng.random() < 0.5 else "left"
+    if opt.main_side is not None:
+        main_side = opt.main_side
+    other_side = "left" if main_side == "right" else "right"
+    prop = sample_proportions(rng)
+    span = rng.uniform(*opt.hand_span) * min(w, h)
+    hands: dict[str, PosedHand] = {}
+    families: dict[str, str] = {}
+    depth0 = 0.0
+    for idx, side in enumerate((main_side, other_side)):
+        angles, fam = sample_pose(rng)
+        for _ in range(20):  # keep the forearm from pointing straight into the lens
+            wrist, rot = sample_wrist(rng), sample_orientation(rng)
+            arm = forward_kinematics(prop, angles, wrist, side, rot).forearm
+            if (arm[1, 2] - arm[0, 2]) / np.linalg.norm(arm[1] - arm[0]) > -0.5:
+                break
+        families[side] = fam
+
+        def fn(t, angles=angles, wrist=wrist, rot=rot, side=side):
+            return forward_kinematics(prop, angles, wrist, side, rot, t)
+
+        if idx == 0:
+            m = 0.35 * span
+            cu = rng.uniform(min(m, w / 2), max(w - m, w / 2))
+            cv = rng.uniform(min(m, h / 2), max(h - m, h / 2))
+            hands[side], depth0 = _place(fn, K, w, h, rng, span, (cu, cv))
+        else:
+            in_view = rng.random() < opt.p_second_hand
+            sgn = 1 if rng.random() < 0.5 else -1
+            du = (rng.uniform(0.35, 0.65) if in_view else rng.uniform(2.0, 3.0)) * w * sgn
+            z = depth0 * rng.uniform(0.85, 1.25)
+            hands[side], _ = _place(fn, K, w, h, rng, span, (w / 2 + du, h / 2 + rng.normal(0, 0.15 * h)), z)
+    pr = _Prims()
+    sleeve_on = rng.random() < opt.p_sleeve
+    sleeve_d, sleeve_k = rng.uniform(25.0, 150.0), rng.uniform(1.05, 1.25)
+    radii = {}
+    for owner, side in enumerate((main_side, other_side)):
+        sleeve = (sleeve_d * rng.uniform(0.8, 1.2), sleeve_k) if sleeve_on else None
+        radii[side] = _add_hand(pr, hands[side], owner, sleeve)
+    grasp_p = opt.p_grasp_object * (2.3 if families[main_side].split("+")[0] in GRASPS else 1.0)
+    if rng.random() < grasp_p:
+        _grasp_object(pr, hands[main_side], families[main_side], rng)
+    if rng.random() < opt.p_front_occluder:
+        hj = hands[main_side].joints
+        target = hj[rng.integers(NUM_JOINTS)]
+        zf = rng.uniform(0.45, 0.85)
+        c = target * zf + rng.normal(0, 15.0, 3) * zf
+        r = rng.uniform(8.0, 35.0) * zf
+        d = rng.normal(size=3) * np.array([1, 1, 0.3])
+        half = 0.0 if rng.random() < 0.4 else rng.uniform(30.0, 150.0) * zf
+        pr.add(c - d / np.linalg.norm(d) * half, c + d / np.linalg.norm(d) * half, r, r, 0, M_OBJECT + 1)
+    prims, attr = pr.arrays()
+    geo = render(prims, K, w, h)
+    return _compose(rng, opt, K, geo, prims, attr, hands, radii, main_side, families)
+
+
+def _compose(rng, opt, K, geo, prims, attr, hands, radii, main_side, families) -> SceneSample:
+    w, h = opt.width, opt.height
+    hit = geo.pid >= 0
+    pid = geo.pid[hit]
+    # --- background and its depth plane
+    depth_hand = float(np.median(geo.depth[hit])) if hit.any() else 600.0
+    zb = depth_hand + rng.uniform(150.0, 2500.0)
+    gu, gv = rng.uniform(-0.4, 0.4, size=2)
+    uu = (np.arange(w)[None] - K[0, 2]) / w
+    vv = (np.arange(h)[:, None] - K[1, 2]) / h
+    bg_depth = np.clip(zb * (1 + gu * uu + gv * vv), depth_hand + 100.0, opt.max_depth_mm)
+    depth = np.where(hit, geo.depth, bg_depth)
+    bg = ap.background(rng, h, w)
+    if hit.any() and rng.random() < 0.4:  # a soft cast shadow of the hand and arm
+        shift = rng.normal(0, 0.04 * w, size=2)
+        sh = ndimage.shift(hit.astype(np.float32), shift, order=0)
+        sh = ndimage.gaussian_filter(sh, rng.uniform(3, 12))
+        bg = bg * (1 - rng.uniform(0.2, 0.5) * sh)[..., None]
+    # --- materials
+    back, palm = ap.sample_skin(rng)
+    arm = back * rng.uniform(0.9, 1.05, size=3)
+    sleeve_col = ap._random_color(rng, (0.0, 0.7), (0.05, 0.9)) ** 2.2
+    obj_cols = [ap._random_color(rng, (0.2, 1.0), (0.2, 1.0)) ** 2.2 for _ in range(2)]
+    nail_col = np.array([0.85, 0.72, 0.7]) ** 2.2
+    mat = attr["material"][pid]
+    normal = geo.normal[hit]
+    pts = np.stack([(np.nonzero(hit)[1] - K[0, 2]) / K[0, 0], (np.nonzero(hit)[0] - K[1, 2]) / K[1, 1],
+                    np.ones(len(pid))], axis=1) * geo.depth[hit][:, None]  # fmt: skip
+    view = -pts / np.linalg.norm(pts, axis=1, keepdims=True)
+    palmar = attr["palmar"][pid]
+    pal = np.clip((np.einsum("ij,ij->i", normal, palmar) + 0.1) / 0.7, 0, 1)[:, None]
+    albedo = np.where((mat == M_HAND)[:, None], back + (palm - back) * pal, 0.0)
+    albedo = np.where((mat == M_ARM)[:, None], arm, albedo)
+    albedo = np.where((mat == M_SLEEVE)[:, None], sleeve_col, albedo)
+    albedo = np.where((mat == M_OBJECT)[:, None], obj_cols[0], albedo)
+    albedo = np.where((mat == M_OBJECT + 1)[:, None], obj_cols[1], albedo)
+    nails = attr["nail"][pid]
+    if nails.any():
+        a, b = prims.a[pid[nails]], prims.b[pid[nails]]
+        ax = b - a
+        t = np.einsum("ij,ij->i", pts[nails] - a, ax) / np.einsum("ij,ij->i", ax, ax)
+        dors = -np.einsum("ij,ij->i", normal[nails], palmar[nails])
+        on = np.clip((dors - 0.45) * 4, 0, 1) * np.clip((t - 0.35) * 5, 0, 1)
+        albedo[nails] = albedo[nails] + (nail_col - albedo[nails]) * (0.65 * on)[:, None]
+    tex = ap._value_noise(rng, h, w, w / 24, 3)[hit]
+    albedo = albedo * (1 + 0.14 * (tex - 0.5))[:, None]
+    skin = mat <= M_ARM
+    spec = np.where(skin, rng.uniform(0.03, 0.12), np.where(mat == M_SLEEVE, 0.01, rng.uniform(0.1, 0.5)))
+    wrap = np.where(skin, rng.uniform(0.3, 0.6), 0.1)
+    lin = ap.shade(albedo, normal, view, ap.sample_lights(rng), spec, rng.uniform(8.0, 30.0), wrap)
+    # screen-space ambient occlusion: darken pixels whose neighbours are in front
+    dz = np.where(hit, geo.depth, depth_hand + 500.0)
+    occl = np.clip((dz - ndimage.uniform_filter(dz, size=max(3, w // 40))) / 25.0, 0, 1)[hit]
+    lin = lin * (1 - 0.55 * occl)[:, None]
+    img = bg.copy()
+    img[hit] = np.clip(lin, 0, 1) ** (1 / 2.2)
+    rgb = ap.camera_effects(img, rng)
+    # --- labels, joints, visibility
+    mask = np.zeros((h, w), dtype=np.uint8)
+    mask[hit] = attr["label"][pid]
+    joints = np.zeros((2 * NUM_JOINTS, 3))
+    jrad = np.zeros(2 * NUM_JOINTS)
+    for side, hand in hands.items():
+        joints[ROW_OFFSET[side] : ROW_OFFSET[side] + NUM_JOINTS] = hand.joints
+        jrad[ROW_OFFSET[side] : ROW_OFFSET[side] + NUM_JOINTS] = radii[side]
+    uv = project(joints, K)
+    visible = np.zeros(2 * NUM_JOINTS, dtype=bool)
+    inside = (
+        (uv[:, 0] > -0.5)
+        & (uv[:, 0] < w - 0.5)
+        & (uv[:, 1] > -0.5)
+        & (uv[:, 1] < h - 0.5)
+        & (joints[:, 2] > 0)
+    )
+    for i in np.nonzero(inside)[0]:
+        u, v = int(np.rint(uv[i, 0])), int(np.rint(uv[i, 1]))
+        base = LABEL_BASE["left" if i < NUM_JOINTS else "right"]
+        own = base <= mask[v, u] <= base + 15
+        if i % NUM_JOINTS == 0 and mask[v, u] == 1:  # the wrist may be seen on its own forearm
+            seen = geo.pid[v, u]
+            side_owner = 0 if (i < NUM_JOINTS) == (main_side == "left") else 1
+            own = attr["material"][seen] == M_ARM and attr["owner"][seen] == side_owner
+        zd = geo.depth[v, u]
+        visible[i] = own and (joints[i, 2] - jrad[i] <= zd <= joints[i, 2] + jrad[i])
+    return SceneSample(
+        rgb=rgb, depth_mm=depth, mask=mask, K=K, joints_mm=joints, uv=uv, visible=visible,
+        joint_radius_mm=jrad, main_side=main_side, info={"families": families},
+    )  # fmt: skip

@@ -1,0 +1,87 @@
+"""Rendered samples: labels, keypoints, depth and visibility agree with the 3D joints."""
+
+import numpy as np
+import pytest
+
+from handvae.synth.generate import make_sample, scene_options
+from handvae.synth.render import project
+from handvae.synth.scene import SceneOptions
+
+N = 10
+
+
+@pytest.fixture(scope="module")
+def samples():
+    opt = SceneOptions(width=112, height=112)
+    return [make_sample(11, "training", i, opt) for i in range(N)]
+
+
+def _dominant(mask):
+    left = int(np.sum((mask >= 2) & (mask <= 17)))
+    right = int(np.sum((mask >= 18) & (mask <= 33)))
+    return ("left", left, 2) if left >= right else ("right", right, 18)
+
+
+def test_shapes_and_types(samples):
+    s = samples[0]
+    assert s.rgb.shape == (112, 112, 3) and s.rgb.dtype == np.uint8
+    assert s.mask.shape == (112, 112) and s.mask.dtype == np.uint8
+    assert s.depth_mm.shape == (112, 112) and np.all(np.isfinite(s.depth_mm))
+    assert s.joints_mm.shape == (42, 3) and s.visible.shape == (42,)
+
+
+def test_keypoints_are_the_projections_of_the_joints(samples):
+    for s in samples:
+        x, y, z = s.joints_mm.T
+        u = s.K[0, 0] * x / z + s.K[0, 2]  # pinhole by hand
+        v = s.K[1, 1] * y / z + s.K[1, 2]
+        assert np.all(np.abs(s.uv[:, 0] - u) < 0.5) and np.all(np.abs(s.uv[:, 1] - v) < 0.5)
+
+
+def test_depth_at_visible_joints_is_within_the_surface_radius(samples):
+    total = 0
+    for s in samples:
+        for i in np.nonzero(s.visible)[0]:
+            u, v = np.rint(s.uv[i]).astype(int)
+            assert abs(s.depth_mm[v, u] - s.joints_mm[i, 2]) <= s.joint_radius_mm[i] + 1e-6
+            total += 1
+        assert np.all(s.joint_radius_mm <= 45.0)  # no joint is given a huge radius
+    assert total > 5 * N  # most samples show many visible joints
+
+
+def test_invisible_means_occluded_or_outside(samples):
+    for s in samples:
+        for i in np.nonzero(~s.visible)[0]:
+            u, v = np.rint(s.uv[i]).astype(int)
+            if 0 <= u < 112 and 0 <= v < 112 and s.joints_mm[i, 2] > 0:
+                side_base = 2 if i < 21 else 18
+                own = side_base <= s.mask[v, u] <= side_base + 15
+                near = abs(s.depth_mm[v, u] - s.joints_mm[i, 2]) <= s.joint_radius_mm[i]
+                assert not (own and near) or i % 21 == 0
+
+
+def test_mask_of_dominant_hand_is_non_empty_and_in_range(samples):
+    with_joints = 0
+    for s in samples:
+        assert set(np.unique(s.mask)) <= set(range(34))
+        side, count, base = _dominant(s.mask)
+        assert count > 20
+        labels = np.unique(s.mask[(s.mask >= base) & (s.mask <= base + 15)])
+        assert base + 15 in labels or len(labels) >= 3  # palm or several phalanges
+        rows = slice(0, 21) if side == "left" else slice(21, 42)
+        with_joints += int(s.visible[rows].sum() >= 3)
+    assert with_joints >= 0.6 * N  # occluders and self-occlusion hide joints only now and then
+
+
+def test_main_hand_side_and_mask_side_agree(samples):
+    for s in samples:
+        base = 2 if s.main_side == "left" else 18
+        assert np.any((s.mask >= base) & (s.mask <= base + 15))
+
+
+def test_stb_world_uses_stb_camera_and_left_hand():
+    opt = scene_options("stb")
+    s = make_sample(3, "train", 0, opt)
+    assert s.rgb.shape == (480, 640, 3) and s.main_side == "left"
+    assert np.allclose(s.K, opt.K)
+    assert np.allclose(project(s.joints_mm, s.K), s.uv)
