@@ -98,7 +98,7 @@ def _build(cls: type[T], data: dict, prefix: str = "") -> T:
     for name, value in data.items():
         if name not in fields:
             raise ConfigError(
-                f"unknown config key {prefix}{name!r}; valid keys of {prefix or 'the config'}: "
+                f"unknown config key '{prefix}{name}'; valid keys of {prefix.rstrip('.') or 'the config'}: "
                 f"{', '.join(sorted(fields))}"
             )
         kwargs[name] = _coerce(value, hints[name], prefix + name)

@@ -89,7 +89,7 @@ def palm_to_wrist(pose_rhd_with_palm: np.ndarray) -> np.ndarray:
 
     pose: (..., 21, 3) any unit; returns a new array, same shape.
     """
-    out = np.array(pose_rhd_with_palm, dtype=np.float64 if np.asarray(pose_rhd_with_palm).dtype.kind != "f" else None)
+    out = np.array(pose_rhd_with_palm, dtype=float)
     ref = out[..., STB_WRIST_REF_JOINT, :]
     out[..., WRIST, :] = ref + 2.0 * (out[..., WRIST, :] - ref)
     return out
