@@ -9,7 +9,8 @@
 - ``D`` depth (RD2DHP ablation, DCGAN generator): FC to (8w, 8, 8), then stride-2 transposed
   convolutions halving the channels up to the crop size -> ``(B, 1, S, S)``, linear output.
 
-Every decoder takes ``z (B, Z)``; shapes are documented per class.
+Every decoder takes ``z (B, Z)``; shapes are documented per class. Layers followed by BatchNorm
+have no bias (BN's shift replaces it).
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from handvae.models.respel import PointBatchNorm
 from handvae.skeleton import NUM_JOINTS
 
 
-def _tconv(in_ch: int, out_ch: int) -> nn.ConvTranspose2d:
+def _tconv(in_ch: int, out_ch: int, bias: bool = True) -> nn.ConvTranspose2d:
     """5x5, stride 2, 'same' padding: exactly doubles height and width."""
-    return nn.ConvTranspose2d(in_ch, out_ch, 5, stride=2, padding=2, output_padding=1)
+    return nn.ConvTranspose2d(in_ch, out_ch, 5, stride=2, padding=2, output_padding=1, bias=bias)
 
 
 def _upsamplings(size: int, key: str, base: int = 8) -> int:
@@ -61,14 +62,14 @@ class HeatmapDecoder(nn.Module):
         super().__init__()
         n_up = _upsamplings(size, "data.heatmap_size")
         self.base_ch = base_ch
-        self.fc = nn.Linear(latent_dim, base_ch * 8 * 8)
+        self.fc = nn.Linear(latent_dim, base_ch * 8 * 8, bias=False)
         self.bn0 = nn.BatchNorm2d(base_ch)  # the paper's table has no activation here
         layers: list[nn.Module] = []
         ch = base_ch
         for i in range(n_up):
             last = i == n_up - 1
             out = joints if last else max(ch // 2, 8)
-            layers.append(_tconv(ch, out))
+            layers.append(_tconv(ch, out, bias=last))
             layers += [nn.Sigmoid()] if last else [nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
             ch = out
         self.up = nn.Sequential(*layers)
@@ -86,9 +87,9 @@ class Fold(nn.Module):
         layers: list[nn.Module] = []
         ch = latent_dim + in_dim
         for w in widths:
-            layers += [nn.Linear(ch, w), PointBatchNorm(w), nn.ReLU(inplace=True)]
+            layers += [nn.Linear(ch, w, bias=False), PointBatchNorm(w), nn.ReLU(inplace=True)]
             ch = w
-        layers += [nn.Linear(ch, 3), PointBatchNorm(3), nn.Tanh()]
+        layers += [nn.Linear(ch, 3, bias=False), PointBatchNorm(3), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         self.scale = scale
 
@@ -136,7 +137,7 @@ class DepthDecoder(nn.Module):
         n_up = max(1, math.ceil(math.log2(size / 8)))
         self.size = size
         self.base_ch = 8 * width
-        self.fc = nn.Linear(latent_dim, self.base_ch * 8 * 8)
+        self.fc = nn.Linear(latent_dim, self.base_ch * 8 * 8, bias=False)
         self.bn0 = nn.BatchNorm2d(self.base_ch)
         layers: list[nn.Module] = [nn.ReLU(inplace=True)]
         ch = self.base_ch
@@ -145,7 +146,7 @@ class DepthDecoder(nn.Module):
                 layers.append(_tconv(ch, 1))
             else:
                 out = max(ch // 2, 8)
-                layers += [_tconv(ch, out), nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
+                layers += [_tconv(ch, out, bias=False), nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
                 ch = out
         self.up = nn.Sequential(*layers)
 

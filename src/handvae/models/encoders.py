@@ -100,7 +100,9 @@ class JointEncoder(nn.Module):
         self.letters = list(trunks)
         self.trunks = nn.ModuleDict(trunks)
         total = sum(t.out_features for t in trunks.values())
-        self.fuse = nn.Sequential(nn.Linear(total, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True))
+        self.fuse = nn.Sequential(
+            nn.Linear(total, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True)
+        )
         self.head = GaussianHead(hidden, latent_dim)
 
     def forward(self, inputs: dict[str, Tensor]) -> Gaussian:

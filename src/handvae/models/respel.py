@@ -35,7 +35,7 @@ class PEL(nn.Module):
 
     def __init__(self, in_ch: int, out_ch: int, activation: bool = True) -> None:
         super().__init__()
-        self.point = nn.Linear(in_ch, out_ch)
+        self.point = nn.Linear(in_ch, out_ch, bias=False)  # BN follows
         self.context = nn.Linear(in_ch, out_ch, bias=False)
         self.bn = PointBatchNorm(out_ch)
         self.act: nn.Module = nn.ReLU(inplace=True) if activation else nn.Identity()
@@ -109,7 +109,9 @@ class ResPELTrunk(nn.Module):
             in_ch = ch
         self.blocks = nn.Sequential(*blocks)
         self.vote = PointVoting(in_ch, vote_units)
-        self.fc = nn.Sequential(nn.Linear(vote_units, fc_units), nn.BatchNorm1d(fc_units), nn.ReLU(inplace=True))
+        self.fc = nn.Sequential(
+            nn.Linear(vote_units, fc_units, bias=False), nn.BatchNorm1d(fc_units), nn.ReLU(inplace=True)
+        )
         self.out_features = fc_units
 
     def forward(self, points: Tensor) -> Tensor:
