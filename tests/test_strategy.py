@@ -16,7 +16,7 @@ def test_parse_splits_encoders_and_decoders():
 
 @pytest.mark.parametrize("bad", ["RCCHP", "R2", "2P", "RX2P", "R2PP", "C2CP", "R2CH", "R2C2P"])
 def test_bad_strategy_strings_are_user_errors(bad):
-    with pytest.raises(UserError, match="model.strategy"):
+    with pytest.raises(UserError, match=r"model\.strategy"):
         parse_strategy(bad)
 
 
@@ -58,7 +58,7 @@ def test_none_with_two_encoders_gives_independent_elbos_for_the_iterative_baseli
 def test_alignment_needs_two_encoders_and_a_known_name():
     with pytest.raises(UserError, match="two encoders"):
         compile_strategy("R2CHP", "poe")
-    with pytest.raises(UserError, match="model.alignment"):
+    with pytest.raises(UserError, match=r"model\.alignment"):
         compile_strategy("RC2CHP", "sum")
 
 
