@@ -22,7 +22,6 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from handvae.errors import UserError
-from handvae.models.respel import PointBatchNorm
 from handvae.skeleton import NUM_JOINTS
 
 
@@ -80,23 +79,31 @@ class HeatmapDecoder(nn.Module):
 
 
 class Fold(nn.Module):
-    """One FoldingNet fold: per point concat(z, p) -> widths (BN ReLU) -> 3 (BN, scale * Tanh)."""
+    """One FoldingNet fold: per point concat(z, p) -> widths (BN ReLU) -> 3 (BN, scale * Tanh).
+
+    The first layer's weight is split into its ``z`` and ``p`` columns, ``W [z; p] = W_z z + W_p p``,
+    so ``W_z z`` is computed once per sample instead of once per point (same function, no
+    concatenated copy); the rest runs on ``(B * N, C)`` matrices.
+    """
 
     def __init__(self, latent_dim: int, in_dim: int, widths: list[int], scale: float) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
-        ch = latent_dim + in_dim
-        for w in widths:
-            layers += [nn.Linear(ch, w, bias=False), PointBatchNorm(w), nn.ReLU(inplace=True)]
+        self.z_in = nn.Linear(latent_dim, widths[0], bias=False)  # BN follows: no bias
+        self.p_in = nn.Linear(in_dim, widths[0], bias=False)
+        layers: list[nn.Module] = [nn.BatchNorm1d(widths[0]), nn.ReLU(inplace=True)]
+        ch = widths[0]
+        for w in widths[1:]:
+            layers += [nn.Linear(ch, w, bias=False), nn.BatchNorm1d(w), nn.ReLU(inplace=True)]
             ch = w
-        layers += [nn.Linear(ch, 3, bias=False), PointBatchNorm(3), nn.Tanh()]
+        layers += [nn.Linear(ch, 3, bias=False), nn.BatchNorm1d(3), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         self.scale = scale
 
     def forward(self, z: Tensor, p: Tensor) -> Tensor:
         """``z (B, Z)``, ``p (B, N, d)`` -> ``(B, N, 3)``."""
-        zz = z[:, None, :].expand(-1, p.shape[1], -1)
-        return self.scale * self.net(torch.cat([zz, p], dim=2))
+        bsz, n = p.shape[0], p.shape[1]
+        h = (self.z_in(z)[:, None, :] + self.p_in(p)).reshape(bsz * n, -1)
+        return self.scale * self.net(h).view(bsz, n, 3)
 
 
 class FoldingDecoder(nn.Module):
