@@ -208,6 +208,7 @@ def main() -> None:
     ap.add_argument("--emd-batch", type=int, default=32)
     ap.add_argument("--emd-points", type=int, default=256)
     ap.add_argument("--skip-steps", action="store_true", help="only the EMD comparison")
+    ap.add_argument("--skip-emd", action="store_true", help="only the training steps")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.manual_seed(args.seed)
@@ -216,7 +217,8 @@ def main() -> None:
     device = torch.device(args.device)
     if not args.skip_steps:
         bench_steps(args, device)
-    bench_emd(args, device)
+    if not args.skip_emd:
+        bench_emd(args, device)
 
 
 if __name__ == "__main__":
