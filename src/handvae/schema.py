@@ -40,6 +40,8 @@ class ModelConfig:
     latent_dim: int = 64
     rgb_width: int = 64  # ResNet-18 base width (64 = torchvision's)
     prior_expert: bool = False  # PoE with the N(0, I) expert (MVAE form); the paper has none
+    point_width: float = 1.0  # width multiplier of ResPEL and FoldingNet (1 = the paper's)
+    depth_width: int = 32  # base channels of the depth encoder/decoder (RD2DHP ablation)
     pretrained: str = ""  # optional path to torchvision ResNet-18 weights (.pth / .safetensors)
 
 
@@ -53,6 +55,7 @@ class LossConfig:
     lambda_depth: float = 1.0
     lambda_align: float = 1.0  # lambda' of Eq. 3
     emd: str = "auto"  # exact | sinkhorn | auto (exact on CPU, sinkhorn on GPU)
+    l2_form: str = "norm"  # norm: the paper's ||x - y|| | squared: ||x - y||^2 (pose, heatmap, depth)
 
 
 @dataclass

@@ -1,0 +1,131 @@
+"""Losses against brute-force references on tiny inputs."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from handvae.models import losses
+
+
+def _cloud(gen: torch.Generator, b: int, n: int) -> torch.Tensor:
+    return torch.randn(b, n, 3, generator=gen, dtype=torch.float64)
+
+
+def test_pose_and_heatmap_l2_by_hand():
+    pred = torch.zeros(1, 21, 3)
+    target = torch.zeros(1, 21, 3)
+    target[0, 0] = torch.tensor([3.0, 0.0, 0.0])
+    target[0, 5] = torch.tensor([0.0, 4.0, 0.0])
+    assert losses.pose_l2(pred, target).item() == pytest.approx(5.0)  # sqrt(9 + 16)
+    assert losses.pose_l2(pred, target, "squared").item() == pytest.approx(25.0)
+    hp = torch.zeros(1, 2, 4, 4)
+    ht = torch.zeros(1, 2, 4, 4)
+    ht[0, 0, 0, :2] = torch.tensor([3.0, 4.0])  # joint 0: norm 5
+    ht[0, 1, 3, 3] = 2.0  # joint 1: norm 2
+    assert losses.heatmap_l2(hp, ht).item() == pytest.approx(7.0)
+    assert losses.image_l2(hp[:, :1], ht[:, :1]).item() == pytest.approx(5.0)
+
+
+def test_norm_has_finite_gradient_at_zero():
+    pred = torch.zeros(2, 21, 3, requires_grad=True)
+    losses.pose_l2(pred, torch.zeros(2, 21, 3)).sum().backward()
+    assert torch.isfinite(pred.grad).all()
+
+
+def test_masked_mean_ignores_absent_samples_even_nan_and_is_zero_when_none():
+    v = torch.tensor([1.0, 3.0, float("nan")], requires_grad=True)
+    m = torch.tensor([True, True, False])
+    out = losses.masked_mean(v, m)
+    assert out.item() == pytest.approx(2.0)
+    out.backward()
+    assert v.grad.tolist() == [0.5, 0.5, 0.0]
+    none = losses.masked_mean(torch.tensor([float("nan"), 2.0]), torch.tensor([False, False]))
+    assert none.item() == 0.0
+
+
+def _chamfer_brute(p: np.ndarray, q: np.ndarray) -> float:
+    a = np.mean([min(np.linalg.norm(x - y) for y in q) for x in p])
+    b = np.mean([min(np.linalg.norm(x - y) for x in p) for y in q])
+    return a + b
+
+
+def test_chamfer_matches_brute_force_with_unequal_sizes():
+    gen = torch.Generator().manual_seed(0)
+    p, q = _cloud(gen, 3, 7), _cloud(gen, 3, 5)
+    got = losses.chamfer(p, q)
+    for b in range(3):
+        assert got[b].item() == pytest.approx(_chamfer_brute(p[b].numpy(), q[b].numpy()), rel=1e-9)
+
+
+def test_chamfer_is_zero_with_finite_gradient_for_identical_clouds():
+    gen = torch.Generator().manual_seed(1)
+    q = _cloud(gen, 2, 9)
+    p = q.clone().requires_grad_(True)
+    d = losses.chamfer(p, q)
+    assert d.abs().max().item() < 1e-5
+    d.sum().backward()
+    assert torch.isfinite(p.grad).all()
+
+
+def _emd_brute(p: np.ndarray, q: np.ndarray) -> float:
+    n = len(p)
+    return min(np.mean([np.linalg.norm(p[i] - q[s[i]]) for i in range(n)]) for s in itertools.permutations(range(n)))
+
+
+def test_emd_exact_matches_all_permutations_of_six_points():
+    gen = torch.Generator().manual_seed(2)
+    p, q = _cloud(gen, 3, 6), _cloud(gen, 3, 6)
+    got = losses.emd_exact(p, q)
+    assert math.factorial(6) == 720
+    for b in range(3):
+        assert got[b].item() == pytest.approx(_emd_brute(p[b].numpy(), q[b].numpy()), rel=1e-9)
+
+
+def test_emd_is_zero_for_a_permuted_copy_and_not_below_chamfer_half():
+    gen = torch.Generator().manual_seed(3)
+    q = _cloud(gen, 2, 32)
+    p = q[:, torch.randperm(32, generator=gen)]
+    assert losses.emd_exact(p, q).abs().max().item() < 1e-5
+    assert losses.emd_sinkhorn(p.float(), q.float()).abs().max().item() < 1e-2
+    # any bijection is one choice of neighbours, so EMD >= each one-sided nearest-neighbour mean
+    r = _cloud(gen, 2, 32)
+    assert (losses.emd_exact(r, q) >= losses.chamfer(r, q) / 2 - 1e-9).all()
+
+
+def test_emd_exact_gradient_matches_finite_differences():
+    gen = torch.Generator().manual_seed(4)
+    p, q = _cloud(gen, 1, 6), _cloud(gen, 1, 6)
+    p.requires_grad_(True)
+    losses.emd_exact(p, q).sum().backward()
+    h = 1e-6
+    num = torch.zeros_like(p)
+    for i in range(6):
+        for k in range(3):
+            e = torch.zeros_like(p)
+            e[0, i, k] = h
+            num[0, i, k] = (losses.emd_exact(p + e, q) - losses.emd_exact(p - e, q)).item() / (2 * h)
+    torch.testing.assert_close(p.grad, num, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("noise", [0.05, 0.5])
+def test_sinkhorn_emd_is_a_close_upper_bound_of_the_exact_emd(noise):
+    gen = torch.Generator().manual_seed(5)
+    q = _cloud(gen, 4, 64).float()
+    p = q[:, torch.randperm(64, generator=gen)] + noise * _cloud(gen, 4, 64).float()
+    exact = losses.emd_exact(p, q)
+    approx = losses.emd_sinkhorn(p, q)
+    assert (approx >= exact * (1 - 1e-4)).all()  # a feasible plan never beats the optimum
+    assert ((approx - exact) / exact).max().item() < 0.05
+
+
+def test_emd_dispatch_and_bad_method():
+    gen = torch.Generator().manual_seed(6)
+    p, q = _cloud(gen, 1, 6), _cloud(gen, 1, 6)
+    torch.testing.assert_close(losses.emd(p, q, "auto"), losses.emd_exact(p, q))
+    with pytest.raises(ValueError, match="exact, sinkhorn or auto"):
+        losses.emd(p, q, "fast")
+    with pytest.raises(ValueError, match="equal size"):
+        losses.emd_exact(p, q[:, :5])

@@ -1,0 +1,178 @@
+"""Every registered strategy: forward, backward, shapes, masks, RGB-only inference."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from handvae.models import build_criterion, build_model
+from handvae.models.registry import STRATEGIES
+from handvae.models.strategy import compile_strategy
+from handvae.schema import Config
+
+B, S, N = 4, 32, 64  # tiny batch, crop (px) and cloud size (a square for FoldingNet)
+
+
+def tiny_cfg(strategy: str, **model) -> Config:
+    cfg = Config()
+    cfg.model.strategy = strategy
+    cfg.model.rgb_width = 8
+    cfg.model.point_width = 0.125
+    cfg.model.depth_width = 4
+    for k, v in model.items():
+        setattr(cfg.model, k, v)
+    cfg.data.crop_size = S
+    cfg.data.n_points = N
+    cfg.data.heatmap_size = 16
+    return cfg
+
+
+def tiny_batch(seed: int = 0, p_present: list[bool] | None = None) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "R": torch.rand(B, 3, S, S, generator=g),
+        "D": torch.randn(B, 1, S, S, generator=g),
+        "C": torch.randn(B, N, 3, generator=g),
+        "H": torch.rand(B, 21, 16, 16, generator=g),
+        "P": torch.randn(B, 21, 3, generator=g),
+        "present": {"P": torch.tensor(p_present or [True] * B)},
+    }
+
+
+EXPECTED_SHAPES = {"P": (B, 21, 3), "H": (B, 21, 16, 16), "C": (B, N, 3), "D": (B, 1, S, S)}
+
+
+@pytest.mark.parametrize("name", STRATEGIES.names())
+def test_strategy_forward_backward_shapes_and_finite_gradients(name):
+    torch.manual_seed(0)
+    cfg = tiny_cfg(name)
+    model, criterion = build_model(cfg), build_criterion(cfg)
+    plan = compile_strategy(name, "none")
+    batch = tiny_batch(p_present=[True, True, False, True])
+    out = model(batch)
+    assert set(out["latent"]) == set(plan.elbo_names)
+    for elbo, q in out["latent"].items():
+        assert q.mu.shape == (B, 64) and q.logvar.shape == (B, 64)
+        assert out["z"][elbo].shape == (B, 64)
+        assert set(out["recon"][elbo]) == set(plan.decoders)
+        for letter, y in out["recon"][elbo].items():
+            assert y.shape == EXPECTED_SHAPES[letter], (elbo, letter)
+    terms = criterion(out, batch, beta=1e-3)
+    assert list(terms) == criterion.term_names()
+    assert set(criterion.weights(1e-3)) == set(terms)
+    assert all(t.dim() == 0 and torch.isfinite(t) for t in terms.values())
+    criterion.total(terms, 1e-3).backward()
+    for pname, p in model.named_parameters():
+        assert p.grad is not None, f"{name}: {pname} gets no gradient"
+        assert torch.isfinite(p.grad).all(), f"{name}: {pname} has a non-finite gradient"
+    for part in [*model.encoders.values(), *model.decoders.values(), *model.joint.values()]:
+        assert any(p.grad.abs().sum() > 0 for p in part.parameters())
+
+
+def test_term_names_and_weights_of_s4_and_s3():
+    cfg = tiny_cfg("S4")
+    crit = build_criterion(cfg)
+    assert crit.term_names() == [
+        "R:chamfer", "R:emd", "R:heat", "R:pose", "R:kl",
+        "C:chamfer", "C:emd", "C:heat", "C:pose", "C:kl",
+        "RC:chamfer", "RC:emd", "RC:heat", "RC:pose",
+    ]
+    w = crit.weights(beta=2e-4)
+    assert w["R:kl"] == 2e-4 and w["RC:heat"] == 0.01 and w["C:emd"] == 1.0 and w["R:pose"] == 1.0
+    s3 = build_criterion(tiny_cfg("S3"))
+    assert "align:kl" in s3.term_names() and s3.weights(1e-3)["align:kl"] == 1.0
+    assert "RC:kl" in s3.term_names()
+
+
+def test_absent_pose_half_gets_no_pose_gradient_and_nan_placeholders_do_not_leak():
+    torch.manual_seed(0)
+    cfg = tiny_cfg("S4")
+    model, criterion = build_model(cfg).eval(), build_criterion(cfg)  # eval: BN does not mix samples
+    present = [True, False, True, False]
+    batch = tiny_batch(p_present=present)
+    batch["P"][1] = float("nan")
+    batch["P"][3] = 1e6
+    batch["R"].requires_grad_(True)
+    out = model(batch, sample=False)
+    terms = criterion(out, batch, beta=1e-3, terms=["R:pose", "C:pose", "RC:pose"])
+    sum(terms.values()).backward()
+    g = batch["R"].grad.abs().flatten(1).sum(1)
+    assert g[1] == 0 and g[3] == 0
+    assert g[0] > 0 and g[2] > 0
+    # the term is the mean over the present half only, computed by hand
+    pred = out["recon"]["R"]["P"].detach()
+    ref = torch.stack([(pred[i] - batch["P"][i]).pow(2).sum().sqrt() for i in (0, 2)]).mean()
+    torch.testing.assert_close(terms["R:pose"].detach(), ref)
+
+
+def test_no_present_target_gives_zero_term_not_nan():
+    cfg = tiny_cfg("S1")
+    model, criterion = build_model(cfg), build_criterion(cfg)
+    batch = tiny_batch(p_present=[False] * B)
+    terms = criterion(model(batch), batch, beta=1e-3)
+    assert terms["R:pose"].item() == 0.0 and torch.isfinite(terms["R:kl"])
+
+
+def test_missing_cloud_expert_falls_back_to_rgb_alone_in_the_product():
+    torch.manual_seed(0)
+    cfg = tiny_cfg("S4")
+    model = build_model(cfg).eval()
+    batch = tiny_batch()
+    batch["present"]["C"] = torch.tensor([True, False, True, False])
+    out = model(batch, sample=False)
+    joint, rgb = out["latent"]["RC"], out["latent"]["R"]
+    torch.testing.assert_close(joint.mu[1], rgb.mu[1])
+    torch.testing.assert_close(joint.logvar[3], rgb.logvar[3])
+    assert out["valid"]["C"].tolist() == [True, False, True, False]
+    assert out["valid"]["RC"].all()
+
+
+def test_restricted_forward_and_criterion_for_the_iterative_baseline():
+    cfg = tiny_cfg("RC2CHP", alignment="none")
+    model, criterion = build_model(cfg), build_criterion(cfg)
+    batch = tiny_batch()
+    out = model(batch, elbos=["C"], decoders=["P"])
+    assert set(out["latent"]) == {"C"} and set(out["recon"]["C"]) == {"P"}
+    terms = criterion(out, batch, beta=1e-3)
+    assert set(terms) == {"C:pose", "C:kl"} == set(criterion.terms_for(elbos=["C"], decoders=["P"]))
+    criterion.total(terms, 1e-3).backward()
+    assert all(p.grad is None for p in model.encoders["R"].parameters())
+    assert all(p.grad is None for p in model.decoders["C"].parameters())
+
+
+@pytest.mark.parametrize("prior_expert", [False, True])
+def test_predict_pose_uses_the_rgb_mean_and_exports(prior_expert):
+    torch.manual_seed(0)
+    cfg = tiny_cfg("S4", prior_expert=prior_expert)
+    model = build_model(cfg).eval()
+    rgb = torch.rand(2, 3, 48, 48)
+    pose = model.predict_pose(rgb)
+    assert pose.shape == (2, 21, 3)
+    batch = {"R": rgb, "C": torch.randn(2, N, 3), "present": {}}
+    out = model(batch, elbos=["R"], decoders=["P"], sample=False)
+    torch.testing.assert_close(pose, out["recon"]["R"]["P"])
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, x):
+            return self.m.predict_pose(x)
+
+    # torch.export is what the ONNX (dynamo) exporter traces; the batch size stays dynamic
+    batch_dim = torch.export.Dim("batch", min=1, max=64)
+    exported = torch.export.export(Wrapper(model), (rgb,), dynamic_shapes={"x": {0: batch_dim}})
+    other = torch.rand(3, 3, 48, 48)
+    torch.testing.assert_close(exported.module()(other), model.predict_pose(other))
+
+
+def test_training_forward_samples_and_eval_uses_the_mean():
+    torch.manual_seed(0)
+    model = build_model(tiny_cfg("S1"))
+    batch = tiny_batch()
+    out = model(batch)
+    assert not torch.allclose(out["z"]["R"], out["latent"]["R"].mu)
+    model.eval()
+    out = model(batch)
+    torch.testing.assert_close(out["z"]["R"], out["latent"]["R"].mu)
