@@ -73,7 +73,7 @@ class Trainer:
 
     def __init__(self, cfg: Config, resume: bool = False, dist_info: DistInfo | None = None) -> None:
         from handvae.data.batches import build_loader
-        from handvae.models import build_criterion, build_model, modalities_of
+        from handvae.models import build_criterion, build_model, compile_strategy
 
         self.cfg = cfg
         self.dist = dist_info or setup(cfg.trainer.device)
@@ -86,7 +86,10 @@ class Trainer:
         if not cfg.data.cache:
             raise UserError("data.cache is empty: give the prepared cache folder (handvae prepare ... --out CACHE)")
 
-        letters = modalities_of(cfg)
+        self.plan = compile_strategy(cfg.model.strategy, cfg.model.alignment)
+        letters = "".join(c for c in "RDCHP" if c in set(self.plan.inputs) | set(self.plan.decoders))
+        # Iterative baseline: one (encoder ELBO, decoder) pair per step, in turn.
+        self.pairs = [(e, d) for e in self.plan.elbo_names for d in self.plan.decoders]
         self.train_data = InfiniteBatches(build_loader(
             cfg.data, cfg.data.train_split, cfg.trainer.batch_size, self.device, seed=cfg.seed, train=True,
             modalities=letters, rank=self.dist.rank, world_size=self.dist.world_size))
@@ -116,9 +119,9 @@ class Trainer:
         self.step = 0
         self.best_epe = math.inf
         self.history: list[dict] = []
-        self.logger = RunLogger(self.run_dir, enabled=self.dist.is_main)
         if resume:
             self._resume()
+        self.logger = RunLogger(self.run_dir, enabled=self.dist.is_main)  # after _resume trimmed the log
 
     # --- checkpoints -------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
@@ -166,18 +169,18 @@ class Trainer:
         atomic_write_text(log, "".join(k + "\n" for k in keep))
 
     # --- one step ----------------------------------------------------------------------------
-    def _terms_for_step(self) -> list[str] | None:
-        """Iterative baseline: the terms of one encoder/decoder pair, in turn; else all terms."""
+    def _pair_for_step(self) -> dict:
+        """Iterative baseline: forward only one encoder/decoder pair this step; else everything."""
         if not self.cfg.trainer.iterative:
-            return None
-        groups = self.criterion.pair_groups()
-        return groups[self.step % len(groups)]
+            return {}
+        elbo, decoder = self.pairs[self.step % len(self.pairs)]
+        return {"elbos": [elbo], "decoders": [decoder]}
 
     def train_step(self, batch: dict, beta: float) -> dict[str, float] | None:
         self.net.train()
         with autocast_context(self.cfg.trainer.amp, self.device):
-            out = self.net(batch)
-            terms = self.criterion(out, batch, beta, terms=self._terms_for_step())
+            out = self.net(batch, **self._pair_for_step())
+            terms = self.criterion(out, batch, beta)
         weights = self.criterion.weights(beta)
         loss = sum(weights[k] * v.float() for k, v in terms.items())
         self.optimizer.zero_grad(set_to_none=True)

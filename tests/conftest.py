@@ -1,0 +1,30 @@
+"""Shared fixtures: a tiny synthetic world, prepared once per test session."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_cache(tmp_path_factory):
+    """A prepared cache (train 96 / test 24 samples, 32 px crops, 256 points) of the synthetic world."""
+    from handvae.data.prepare import PrepareConfig, prepare
+    from handvae.synth.generate import generate_dataset
+
+    root = tmp_path_factory.mktemp("world")
+    data = generate_dataset("rhd", root / "rhd", 96, 24, seed=0, workers=1, size=96)
+    cache = root / "cache"
+    for split in ("train", "test"):
+        prepare(PrepareConfig(source="rhd", root=str(data), split=split, size=32, points=256), cache, progress=False)
+    return cache
+
+
+def tiny_overrides(cache, out_dir, **extra) -> list[str]:
+    """Config overrides for a tiny, fast model on ``tiny_cache``."""
+    base = {
+        "data.cache": str(cache), "out_dir": str(out_dir), "data.crop_size": 32, "data.n_points": 64,
+        "model.rgb_width": 8, "model.point_width": 0.125, "trainer.batch_size": 16, "trainer.val_every": 3,
+        "trainer.log_every": 1, "trainer.device": "cpu", "trainer.lr": 1e-3, "trainer.beta_anneal_epochs": 1.0,
+    }
+    base.update(extra)
+    return [f"{k}={v}" for k, v in base.items()]

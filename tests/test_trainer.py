@@ -1,0 +1,163 @@
+"""The trainer on a tiny synthetic world: learning, exact resume, NaN guard, torchrun/gloo, bad configs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import tiny_overrides
+from handvae.cli import main
+from handvae.config import load_config
+from handvae.schema import Config
+from handvae.train import checkpoint as ck
+from handvae.train.guard import NonFiniteError
+from handvae.train.trainer import Trainer
+
+
+def _cfg(cache, out, strategy="S4", **extra):
+    return load_config(Config, None, tiny_overrides(cache, out, **{"model.strategy": strategy, **extra}))
+
+
+def _weights(path):
+    return ck.model_state(ck.read_checkpoint(path)[0])
+
+
+@pytest.mark.parametrize("strategy", ["S1", "S3", "S4", "RD2DHP"])
+def test_every_strategy_trains_and_checkpoints(tiny_cache, tmp_path, strategy):
+    cfg = _cfg(tiny_cache, tmp_path / strategy, strategy, **{"trainer.max_steps": 3})
+    summary = Trainer(cfg).fit(progress=False)
+    assert summary["steps"] == 3 and summary["skipped_steps"] == 0
+    run = tmp_path / strategy
+    assert (run / "checkpoints" / "last.safetensors").is_file() and (run / "checkpoints" / "best.safetensors").is_file()
+    assert (run / "config.yaml").is_file() and (run / "env.json").is_file()
+    records = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    train = [r for r in records if r["kind"] == "train"]
+    assert [r["step"] for r in train] == [1, 2, 3]
+    assert "beta" in train[0] and "lr" in train[0] and "R:pose" in train[0]
+    assert any(r["kind"] == "val" and r["mean_epe_mm"] > 0 for r in records)
+
+
+def test_iterative_baseline_alternates_pairs(tiny_cache, tmp_path):
+    cfg = _cfg(tiny_cache, tmp_path / "it", "RC2CHP", **{"model.alignment": "none", "trainer.iterative": True,
+                                                           "trainer.max_steps": 3})
+    trainer = Trainer(cfg)
+    assert trainer.pairs[:3] == [("R", "C"), ("R", "H"), ("R", "P")]
+    trainer.fit(progress=False)
+    records = [json.loads(x) for x in (tmp_path / "it" / "log.jsonl").read_text().splitlines() if '"train"' in x]
+    losses = [sorted(k for k in r if ":" in k) for r in records]
+    assert losses == [["R:chamfer", "R:emd", "R:kl"], ["R:heat", "R:kl"], ["R:kl", "R:pose"]]
+
+
+def _run_to(cache, out, steps, **extra):
+    cfg = _cfg(cache, out, **{"trainer.max_steps": steps, "trainer.val_every": 2, **extra})
+    return Trainer(cfg)
+
+
+def test_resume_after_interruption_is_bit_identical(tiny_cache, tmp_path, monkeypatch):
+    _run_to(tiny_cache, tmp_path / "full", 6).fit(progress=False)
+
+    # Interrupted: the process dies during step 5, after the checkpoint of step 4.
+    trainer = _run_to(tiny_cache, tmp_path / "cut", 6)
+    original = trainer.train_step
+
+    def dying(batch, beta):
+        if trainer.step == 4:
+            raise KeyboardInterrupt("simulated kill")
+        return original(batch, beta)
+
+    monkeypatch.setattr(trainer, "train_step", dying)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(progress=False)
+    assert ck.read_checkpoint(tmp_path / "cut" / "checkpoints" / "last.safetensors")[1]["state"]["step"] == 4
+    monkeypatch.undo()
+    torch.manual_seed(12345)  # a fresh process would have other global RNG state: resume must restore it
+    resumed = Trainer(_cfg(tiny_cache, tmp_path / "cut", **{"trainer.max_steps": 6, "trainer.val_every": 2}),
+                      resume=True)
+    assert resumed.step == 4
+    resumed.fit(progress=False)
+    a = _weights(tmp_path / "full" / "checkpoints" / "last.safetensors")
+    b = _weights(tmp_path / "cut" / "checkpoints" / "last.safetensors")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    steps = [json.loads(x)["step"] for x in (tmp_path / "cut" / "log.jsonl").read_text().splitlines()
+             if '"train"' in x]
+    assert steps == [1, 2, 3, 4, 5, 6]  # no duplicated lines from the interrupted attempt
+
+
+def test_kill_minus_nine_then_resume_matches(tiny_cache, tmp_path):
+    ref = tmp_path / "ref"
+    _run_to(tiny_cache, ref, 8).fit(progress=False)
+    run = tmp_path / "killed"
+    argv = [sys.executable, "-m", "handvae", "train", os.devnull, *tiny_overrides(
+        tiny_cache, run, **{"trainer.max_steps": 8, "trainer.val_every": 2, "model.strategy": "S4"}), "--no-progress"]
+    argv[4] = str(_write_empty_yaml(tmp_path))
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = run / "checkpoints" / "last.safetensors"
+    deadline = time.time() + 120
+    while not last.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert last.exists()
+    assert main(["train", argv[4], *argv[5:], "--resume"]) == 0
+    a, b = _weights(ref / "checkpoints" / "last.safetensors"), _weights(last)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _write_empty_yaml(tmp_path):
+    path = tmp_path / "empty.yaml"
+    path.write_text("{}\n")
+    return path
+
+
+def test_nan_guard_skips_then_stops_keeping_last_good_checkpoint(tiny_cache, tmp_path, monkeypatch):
+    trainer = _run_to(tiny_cache, tmp_path / "nan", 12, **{"trainer.nan_limit": 3})
+    criterion = trainer.criterion
+    real = type(criterion).forward
+
+    def poisoned(self, outputs, batch, beta=None, terms=None):
+        out = real(self, outputs, batch, beta, terms)
+        if trainer.step == 2 or trainer.step >= 5:  # one lone NaN step, then NaN for good
+            out["R:pose"] = out["R:pose"] * float("nan")
+        return out
+
+    monkeypatch.setattr(type(criterion), "forward", poisoned)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    with pytest.raises(NonFiniteError, match="3 consecutive"):
+        trainer.fit(progress=False)
+    assert trainer.guard.skipped == 4  # step index 2, then 5, 6, 7
+    meta = ck.read_checkpoint(tmp_path / "nan" / "checkpoints" / "last.safetensors")[1]
+    # Checkpoints come every 2 steps; the one after step 6 (skips at 2 and 5 so far) is the last written.
+    assert meta["state"]["step"] == 6 and meta["state"]["guard"]["skipped"] == 2
+    assert any(not torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())
+    assert all(torch.isfinite(v).all() for v in trainer.model.state_dict().values() if v.is_floating_point())
+
+
+def test_unknown_config_key_is_a_clear_error(tmp_path, capsys):
+    assert main(["train", str(_write_empty_yaml(tmp_path)), "trainer.learning_rate=1e-3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "trainer.learning_rate" in err[0] and "lr" in err[0]
+
+
+def test_two_process_gloo_run(tiny_cache, tmp_path):
+    run = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+           "-m", "handvae", "train", str(_write_empty_yaml(tmp_path)),
+           *tiny_overrides(tiny_cache, run, **{"trainer.max_steps": 3, "model.strategy": "S4"}), "--no-progress"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    cfg = _cfg(tiny_cache, tmp_path / "fresh")
+    from handvae.models import build_model
+
+    model = build_model(cfg)
+    meta = ck.load_checkpoint(run / "checkpoints" / "last.safetensors", model)
+    assert meta["state"]["step"] == 3
+    assert meta["state"]["loader"]["world_size"] == 2
