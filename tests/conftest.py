@@ -28,3 +28,17 @@ def tiny_overrides(cache, out_dir, **extra) -> list[str]:
     }
     base.update(extra)
     return [f"{k}={v}" for k, v in base.items()]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_cache, tmp_path_factory):
+    """A run folder of a 4-step S4 training on ``tiny_cache`` (checkpoints, config, logs)."""
+    from handvae.config import load_config
+    from handvae.schema import Config
+    from handvae.train.trainer import Trainer
+
+    out = tmp_path_factory.mktemp("runs") / "s4"
+    cfg = load_config(Config, None, tiny_overrides(tiny_cache, out, **{"model.strategy": "S4",
+                                                                        "trainer.max_steps": 4}))
+    Trainer(cfg).fit(progress=False)
+    return out

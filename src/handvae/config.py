@@ -163,6 +163,11 @@ def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: 
     return _build(cls, data)
 
 
+def config_from_dict(cls: type[T], data: dict) -> T:
+    """Build and validate ``cls`` from a plain nested dict (e.g. one saved in a checkpoint)."""
+    return _build(cls, data)
+
+
 def _read_yaml(path: Path, _seen: tuple = ()) -> dict:
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from handvae.config import to_dict
 from handvae.errors import UserError
 from handvae.schema import Config
 from handvae.train import checkpoint as ck
@@ -135,6 +136,7 @@ class Trainer:
             "history": self.history,
             "strategy": self.cfg.model.strategy,
             "alignment": self.cfg.model.alignment,
+            "config": to_dict(self.cfg),  # a lone checkpoint file rebuilds its model (handvae.eval.load)
         }
 
     def save(self, name: str) -> Path:

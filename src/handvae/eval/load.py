@@ -1,0 +1,51 @@
+"""Load a trained model from a run folder or a checkpoint file, with the config it was trained with."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from handvae.config import ConfigError, config_from_dict
+from handvae.errors import UserError
+from handvae.schema import Config
+
+
+def resolve_checkpoint(path: str | os.PathLike, which: str = "best") -> Path:
+    """A run folder -> its ``checkpoints/{which}.safetensors`` (else ``last``); a file -> itself."""
+    path = Path(path)
+    if path.is_dir():
+        for name in (which, "last"):
+            cand = path / "checkpoints" / f"{name}.safetensors"
+            if cand.is_file():
+                return cand
+        raise UserError(f"{path}: a folder without checkpoints/{which}.safetensors or last.safetensors; "
+                        "expected a training run folder")
+    if not path.exists():
+        raise UserError(f"{path}: no such run folder or checkpoint file")
+    if path.suffix != ".safetensors":
+        raise UserError(f"{path}: expected a .safetensors checkpoint written by 'handvae train' (or a run folder)")
+    return path
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", which: str = "best"):
+    """``(model in eval mode, Config, checkpoint path)`` from a run folder or checkpoint file."""
+    from handvae.models import build_model
+    from handvae.train.checkpoint import model_state, read_checkpoint
+
+    ckpt = resolve_checkpoint(path, which)
+    tensors, meta = read_checkpoint(ckpt)
+    saved = meta.get("state", {}).get("config")
+    if saved is None:
+        raise UserError(f"{ckpt}: the checkpoint carries no config; expected one written by 'handvae train'")
+    try:
+        cfg = config_from_dict(Config, saved)
+    except ConfigError as err:
+        raise UserError(f"{ckpt}: its config does not fit this version of handvae ({err})") from None
+    model = build_model(cfg)
+    missing, unexpected = model.load_state_dict(model_state(tensors), strict=False)
+    if missing or unexpected:
+        raise UserError(f"{ckpt}: weights do not fit strategy {cfg.model.strategy}/{cfg.model.alignment} "
+                        f"(missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})")
+    return model.to(device).eval(), cfg, ckpt
