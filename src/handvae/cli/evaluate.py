@@ -1,0 +1,42 @@
+"""``handvae evaluate RUN [RUN ...] --data CACHE``: RGB-only scores under the pinned protocol, with report and plots."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "evaluate trained runs on a prepared split: metrics JSON, Markdown report, PCK and per-joint plots"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from handvae.eval.metrics import ROOTS, SCALES
+
+    p.add_argument("runs", nargs="+", type=Path, help="run folders (best checkpoint) or checkpoint files")
+    p.add_argument("--data", type=Path, help="prepared cache (default: the run's data.cache)")
+    p.add_argument("--split", default="test", help="split of the cache (default test)")
+    p.add_argument("--out", type=Path, help="output folder (default: RUN/eval_<split>)")
+    p.add_argument("--root", choices=ROOTS, help="override the protocol's root joint (default: the run's, mcp)")
+    p.add_argument("--scale", choices=SCALES, help="override the protocol's scale (default: the run's, gt_bone)")
+    p.add_argument("--all-joints", action="store_true", help="count invisible keypoints too")
+    p.add_argument("--device", default="cpu", help="cpu | cuda")
+    p.add_argument("--no-baseline", action="store_true", help="leave out the mean-pose baseline")
+
+
+def run(args: argparse.Namespace) -> int:
+    from handvae.eval.evaluate import evaluate_runs
+    from handvae.eval.metrics import Protocol
+
+    protocol = None
+    if args.root or args.scale or args.all_joints:
+        protocol = Protocol(root=args.root or "mcp", scale=args.scale or "gt_bone", visible_only=not args.all_joints)
+    first = args.runs[0]
+    out = args.out or ((first if first.is_dir() else first.parent.parent) / f"eval_{args.split}")
+    results = evaluate_runs(args.runs, args.data, out, args.split, protocol, args.device,
+                            baseline=not args.no_baseline)
+    for name, r in results.items():
+        print(f"{name:<28} mean EPE {r.mean_epe_mm:7.2f} mm  median {r.median_epe_mm:7.2f} mm  "
+              f"AUC(20-50) {r.auc_20_50:.3f}")
+    print("protocol: " + Protocol(**{k: next(iter(results.values())).protocol[k]
+                                     for k in ("root", "scale", "visible_only")}).describe())
+    print(f"report: {out / 'report.md'}")
+    return 0
