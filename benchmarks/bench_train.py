@@ -1,0 +1,89 @@
+"""Training throughput: samples/s of full training steps (data assembly on the device, forward,
+backward, Adam) for S1 and S4, through the real trainer on a prepared synthetic world.
+
+    python benchmarks/bench_train.py                       # CPU preset: 64 px crops, batch 32
+    python benchmarks/bench_train.py --device cuda --crop 256 --rgb-width 64 --point-width 1 --amp bf16
+    python benchmarks/bench_train.py --cache CACHE         # an existing cache with a train split
+
+Without --cache it writes a small synthetic world (RHD format) and prepares it in a temporary
+folder first. Figures are medians over timed steps after warm-up; S1 and S4 run in one process so
+their ratio is comparable on a busy machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from handvae.config import load_config
+from handvae.schema import Config
+
+
+def make_cache(root: Path, crop: int, n: int) -> Path:
+    from handvae.data.prepare import PrepareConfig, prepare
+    from handvae.synth.generate import generate_dataset
+
+    data = generate_dataset("rhd", root / "rhd", n, 16, seed=0, workers=1, size=max(96, 2 * crop))
+    for split in ("train", "test"):
+        prepare(PrepareConfig(source="rhd", root=str(data), split=split, size=crop, points=1024), root / "cache",
+                progress=False)
+    return root / "cache"
+
+
+def measure(strategy: str, cache: Path, args, out: Path) -> float:
+    from handvae.train.trainer import Trainer
+
+    overrides = [
+        f"data.cache={cache}", f"out_dir={out / strategy}", f"model.strategy={strategy}",
+        f"data.crop_size={args.crop}", f"model.rgb_width={args.rgb_width}", f"model.point_width={args.point_width}",
+        f"trainer.batch_size={args.batch}", f"trainer.device={args.device}", f"trainer.amp={args.amp}",
+        f"trainer.compile={str(args.compile).lower()}", "data.on_device=always",
+    ]
+    trainer = Trainer(load_config(Config, None, overrides))
+    dev = trainer.device
+    times = []
+    for i in range(args.warmup + args.steps):
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        t0 = time.perf_counter()
+        trainer.train_step(trainer.train_data.next_batch(), 1e-4)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        if i >= args.warmup:
+            times.append(time.perf_counter() - t0)
+    return args.batch / statistics.median(times)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cache", type=Path)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--crop", type=int, default=64)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--rgb-width", type=int, default=16)
+    p.add_argument("--point-width", type=float, default=0.25)
+    p.add_argument("--amp", default="auto")
+    p.add_argument("--compile", action="store_true")
+    p.add_argument("--steps", type=int, default=8)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--samples", type=int, default=96, help="synthetic training samples when no --cache")
+    args = p.parse_args()
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        cache = args.cache or make_cache(tmp, args.crop, args.samples)
+        print(f"device {args.device}, crop {args.crop}, batch {args.batch}, rgb_width {args.rgb_width}, "
+              f"point_width {args.point_width}, amp {args.amp}, threads {torch.get_num_threads()}")
+        rates = {s: measure(s, cache, args, tmp / "runs") for s in ("S1", "S4")}
+    for s, r in rates.items():
+        print(f"{s}: {r:8.1f} training samples/s")
+    print(f"S4 / S1 throughput: {rates['S4'] / rates['S1']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
