@@ -20,6 +20,9 @@ envelope theorem gives the same gradient as differentiating the solver).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
@@ -96,15 +99,26 @@ def chamfer(pred: Tensor, target: Tensor) -> Tensor:
     return a + b
 
 
+_ASSIGN_THREADS = min(8, os.cpu_count() or 1)
+
+
 def emd_assignment(pred: Tensor, target: Tensor) -> Tensor:
     """The optimal bijection for Eq. 9: ``(B, N)`` long, ``target[b, perm[b, i]]`` matches ``pred[b, i]``."""
     _check_clouds(pred, target, same_size=True)
     with torch.no_grad():
         cost = torch.cdist(pred.detach().double().cpu(), target.detach().double().cpu()).numpy()
     perm = np.empty(cost.shape[:2], dtype=np.int64)
-    for b in range(cost.shape[0]):
+
+    def solve(b: int) -> None:
         rows, cols = linear_sum_assignment(cost[b])
         perm[b, rows] = cols
+
+    if cost.shape[0] > 1 and _ASSIGN_THREADS > 1:  # scipy releases the GIL: one problem per core
+        with ThreadPoolExecutor(_ASSIGN_THREADS) as pool:
+            list(pool.map(solve, range(cost.shape[0])))
+    else:
+        for b in range(cost.shape[0]):
+            solve(b)
     return torch.from_numpy(perm).to(pred.device)
 
 
