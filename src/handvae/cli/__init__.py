@@ -20,6 +20,7 @@ VERBS: dict[str, str] = {
     "prepare": "handvae.cli.prepare",
     "synth": "handvae.cli.synth",
     "evaluate": "handvae.cli.evaluate",
+    "demo": "handvae.cli.demo",
 }
 
 

@@ -1,0 +1,1 @@
+"""Experiments of the paper reproduced on the synthetic benchmark (Table 1, weak supervision)."""

@@ -1,0 +1,138 @@
+"""Reproduce the paper's experiments on the synthetic benchmark; every number lands in OUT.
+
+1. A synthetic benchmark of fixed seed and size (RHD format), prepared once (CPU preset crops).
+2. Table 1: S1, S2 (R2HP, R2CP, R2CHP), S3, S4, RD2DHP and the iterative baseline, each trained with
+   the same budget of steps on the same data, evaluated RGB-only under the paper's protocol.
+3. Weak supervision (Fig. 5 / suppl. E): for each labelled fraction m, RC2CHP (poe) with P on the
+   first m of the training set and (R, C) on the rest, against the same model on the labelled m alone.
+4. ``OUT/results.json`` collects every figure; :mod:`handvae.experiments.results_md` turns it into
+   docs/RESULTS.md.
+
+Runs are skipped when their ``eval/metrics.json`` already exists, so an interrupted reproduction
+continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from handvae.config import atomic_write_text, load_config
+from handvae.schema import Config
+
+TABLE1 = [  # (row name, config file under configs/<preset>/, paper's RHD mean EPE)
+    ("S1 (R2P)", "s1.yaml", 16.61),
+    ("S2 (R2HP)", "s2_hp.yaml", 16.10),
+    ("S2 (R2CP)", "s2_cp.yaml", 15.91),
+    ("S2 (R2CHP)", "s2_chp.yaml", 15.49),
+    ("S3 (RC2CHP, KL)", "s3.yaml", 14.93),
+    ("S4 (RC2CHP, PoE)", "s4.yaml", 13.14),
+    ("RD2DHP (PoE)", "rd2dhp.yaml", None),
+    ("iterative (Spurr et al.)", "iterative.yaml", None),
+]
+WEAK_FRACTIONS = (0.05, 0.10, 0.25, 0.50, 1.0)
+
+
+@dataclass
+class Plan:
+    out: Path
+    configs: Path
+    train: int = 3000
+    test: int = 500
+    image_size: int = 128
+    steps: int = 600
+    weak_steps: int = 400
+    seed: int = 0
+    workers: int = 2
+    weak: tuple[float, ...] = WEAK_FRACTIONS
+    only: list[str] = field(default_factory=list)
+
+
+def _log(t0: float, text: str) -> None:
+    print(f"[{time.perf_counter() - t0:7.0f} s] {text}", flush=True)
+
+
+def build_benchmark(plan: Plan, crop: int) -> Path:
+    """The synthetic benchmark (world + prepared cache), made once."""
+    from handvae.data.prepare import PrepareConfig, prepare
+    from handvae.synth.generate import generate_dataset
+
+    world, cache = plan.out / "world", plan.out / "cache"
+    if not (world / "training").is_dir():
+        generate_dataset("rhd", world, plan.train, plan.test, seed=plan.seed, workers=plan.workers,
+                         overwrite=True, size=plan.image_size, progress=True)
+    for split in ("train", "test"):
+        if not (cache / split / "manifest.json").is_file():
+            prepare(PrepareConfig(source="rhd", root=str(world), split=split, size=crop, seed=plan.seed,
+                                  workers=plan.workers), cache, overwrite=True, progress=True)
+    return cache
+
+
+def train_and_evaluate(name: str, cfg_file: Path, overrides: list[str], run_dir: Path, cache: Path) -> dict:
+    """Train one run (unless already evaluated) and return its metrics and wall time."""
+    from handvae.eval.evaluate import BASELINE, evaluate_runs
+    from handvae.train.trainer import Trainer
+
+    done = run_dir / "eval" / "metrics.json"
+    if not done.is_file():
+        cfg = load_config(Config, cfg_file, [f"data.cache={cache}", f"out_dir={run_dir}", *overrides])
+        t = time.perf_counter()
+        Trainer(cfg).fit(progress=False)
+        train_s = time.perf_counter() - t
+        evaluate_runs([run_dir], cache, run_dir / "eval")
+        atomic_write_text(run_dir / "eval" / "train_seconds.txt", f"{train_s:.1f}\n")
+    metrics = json.loads(done.read_text())
+    ours = metrics[run_dir.name]
+    return {
+        "name": name, "run": str(run_dir), "mean_epe_mm": ours["mean_epe_mm"], "median_epe_mm": ours["median_epe_mm"],
+        "auc_20_50": ours["auc_20_50"], "auc_0_50": ours["auc_0_50"], "pck_curve": ours["pck_curve"],
+        "pck_thresholds_mm": ours["pck_thresholds_mm"], "protocol": ours["protocol"],
+        "baseline_mean_epe_mm": metrics[BASELINE]["mean_epe_mm"],
+        "train_seconds": float((run_dir / "eval" / "train_seconds.txt").read_text()),
+    }
+
+
+def reproduce(plan: Plan, preset: str = "cpu") -> dict:
+    """Run everything in ``plan``; write and return ``OUT/results.json``."""
+    from handvae.train.runlog import environment
+
+    t0 = time.perf_counter()
+    cfg_dir = plan.configs / preset if preset else plan.configs
+    crop = load_config(Config, cfg_dir / "s4.yaml").data.crop_size
+    _log(t0, f"benchmark: {plan.train} train / {plan.test} test synthetic samples, seed {plan.seed}, {crop} px crops")
+    cache = build_benchmark(plan, crop)
+    results: dict = {"plan": {k: (str(v) if isinstance(v, Path) else v) for k, v in plan.__dict__.items()},
+                     "environment": environment(), "table1": [], "weak": []}
+    common = [f"seed={plan.seed}", f"trainer.max_steps={plan.steps}", f"trainer.val_every={max(plan.steps // 4, 1)}"]
+    for name, cfg_file, paper in TABLE1:
+        if plan.only and not any(o.lower() in name.lower() for o in plan.only):
+            continue
+        _log(t0, f"Table 1: {name}")
+        row = train_and_evaluate(name, cfg_dir / cfg_file, common, plan.out / "table1" / Path(cfg_file).stem, cache)
+        row["paper_rhd_mean_epe_mm"] = paper
+        results["table1"].append(row)
+        _save(plan.out, results)
+    n_train = plan.train
+    weak_common = [f"seed={plan.seed}", f"trainer.max_steps={plan.weak_steps}",
+                   f"trainer.val_every={max(plan.weak_steps // 4, 1)}"]
+    for m in plan.weak if not plan.only or "weak" in plan.only else ():
+        tag = f"m{round(100 * m):03d}"
+        _log(t0, f"weak supervision m = {m:.0%}: semi-supervised RC2CHP")
+        semi = train_and_evaluate(f"semi {tag}", cfg_dir / "weak.yaml", [*weak_common, f"data.labelled_fraction={m}"],
+                                  plan.out / "weak" / f"semi_{tag}", cache)
+        _log(t0, f"weak supervision m = {m:.0%}: labelled part alone")
+        alone = train_and_evaluate(f"alone {tag}", cfg_dir / "s4.yaml",
+                                   [*weak_common, f"data.max_samples={max(1, round(m * n_train))}"],
+                                   plan.out / "weak" / f"alone_{tag}", cache)
+        results["weak"].append({"fraction": m, "semi": semi, "alone": alone})
+        _save(plan.out, results)
+    results["total_seconds"] = time.perf_counter() - t0
+    _save(plan.out, results)
+    _log(t0, f"done: {plan.out / 'results.json'}")
+    return results
+
+
+def _save(out: Path, results: dict) -> None:
+    atomic_write_text(out / "results.json", json.dumps(results, indent=2) + "\n")
