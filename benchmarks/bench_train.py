@@ -1,9 +1,9 @@
 """Training throughput: samples/s of full training steps (data assembly on the device, forward,
 backward, Adam) for S1 and S4, through the real trainer on a prepared synthetic world.
 
-    python benchmarks/bench_train.py                       # CPU preset: 64 px crops, batch 32
-    python benchmarks/bench_train.py --device cuda --crop 256 --rgb-width 64 --point-width 1 --amp bf16
-    python benchmarks/bench_train.py --cache CACHE         # an existing cache with a train split
+    python benchmarks/bench_train.py                        # configs/cpu presets: 64 px crops, batch 32
+    python benchmarks/bench_train.py --preset paper --device cuda trainer.amp=bf16   # paper: 256 px
+    python benchmarks/bench_train.py --cache CACHE          # an existing cache with a train split
 
 Without --cache it writes a small synthetic world (RHD format) and prepares it in a temporary
 folder first. Figures are medians over timed steps after warm-up; S1 and S4 run in one process so
@@ -35,16 +35,22 @@ def make_cache(root: Path, crop: int, n: int) -> Path:
     return root / "cache"
 
 
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def config_for(strategy: str, args, cache: Path | None = None, out: Path | None = None) -> Config:
+    folder = CONFIGS / "cpu" if args.preset == "cpu" else CONFIGS
+    overrides = [f"trainer.batch_size={args.batch}", f"trainer.device={args.device}", "data.on_device=always",
+                 *args.overrides]
+    if cache is not None:
+        overrides += [f"data.cache={cache}", f"out_dir={out / strategy}"]
+    return load_config(Config, folder / f"{strategy.lower()}.yaml", overrides)
+
+
 def measure(strategy: str, cache: Path, args, out: Path) -> float:
     from handvae.train.trainer import Trainer
 
-    overrides = [
-        f"data.cache={cache}", f"out_dir={out / strategy}", f"model.strategy={strategy}",
-        f"data.crop_size={args.crop}", f"model.rgb_width={args.rgb_width}", f"model.point_width={args.point_width}",
-        f"trainer.batch_size={args.batch}", f"trainer.device={args.device}", f"trainer.amp={args.amp}",
-        f"trainer.compile={str(args.compile).lower()}", "data.on_device=always",
-    ]
-    trainer = Trainer(load_config(Config, None, overrides))
+    trainer = Trainer(config_for(strategy, args, cache, out))
     dev = trainer.device
     times = []
     for i in range(args.warmup + args.steps):
@@ -61,14 +67,11 @@ def measure(strategy: str, cache: Path, args, out: Path) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("overrides", nargs="*", help="config overrides, e.g. trainer.amp=bf16 model.point_width=1")
+    p.add_argument("--preset", choices=["cpu", "paper"], default="cpu", help="configs/cpu/* or configs/*")
     p.add_argument("--cache", type=Path)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--crop", type=int, default=64)
     p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--rgb-width", type=int, default=16)
-    p.add_argument("--point-width", type=float, default=0.25)
-    p.add_argument("--amp", default="auto")
-    p.add_argument("--compile", action="store_true")
     p.add_argument("--steps", type=int, default=8)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--samples", type=int, default=96, help="synthetic training samples when no --cache")
@@ -76,9 +79,11 @@ def main() -> None:
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        cache = args.cache or make_cache(tmp, args.crop, args.samples)
-        print(f"device {args.device}, crop {args.crop}, batch {args.batch}, rgb_width {args.rgb_width}, "
-              f"point_width {args.point_width}, amp {args.amp}, threads {torch.get_num_threads()}")
+        cfg = config_for("S4", args)
+        cache = args.cache or make_cache(tmp, cfg.data.crop_size, args.samples)
+        print(f"preset {args.preset}, device {args.device}, crop {cfg.data.crop_size}, batch {args.batch}, "
+              f"rgb_width {cfg.model.rgb_width}, point_width {cfg.model.point_width}, points {cfg.data.n_points}, "
+              f"heatmaps {cfg.data.heatmap_size}, amp {cfg.trainer.amp}, threads {torch.get_num_threads()}")
         rates = {s: measure(s, cache, args, tmp / "runs") for s in ("S1", "S4")}
     for s, r in rates.items():
         print(f"{s}: {r:8.1f} training samples/s")
