@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test lint demo setup clean
+.PHONY: test lint demo reproduce bench setup clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,16 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
 demo: $(VENV)/.installed
-	@echo "The end-to-end demo (synthetic world -> prepare -> S4 training -> evaluation) is not built yet."
-	@exit 1
+	$(VENV)/bin/handvae demo --out demo --overwrite
+
+# The paper's experiments on the synthetic benchmark (about 90 min on a 2-core CPU), then docs/RESULTS.md.
+reproduce: $(VENV)/.installed
+	$(VENV)/bin/handvae reproduce --out results/synthetic
+	$(PY) benchmarks/run_all.py --out results/synthetic/speed.txt
+	$(PY) -m handvae.experiments.results_md results/synthetic/results.json --speed results/synthetic/speed.txt --out docs/RESULTS.md
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -21,6 +21,7 @@ VERBS: dict[str, str] = {
     "synth": "handvae.cli.synth",
     "evaluate": "handvae.cli.evaluate",
     "demo": "handvae.cli.demo",
+    "reproduce": "handvae.cli.reproduce",
 }
 
 
