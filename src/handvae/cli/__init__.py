@@ -19,6 +19,7 @@ VERBS: dict[str, str] = {
     "train": "handvae.cli.train",
     "prepare": "handvae.cli.prepare",
     "synth": "handvae.cli.synth",
+    "figures": "handvae.cli.figures",
 }
 
 
