@@ -156,7 +156,7 @@ def plot_interpolation(path, ts, ends, poses, clouds, labels, strategy: str) -> 
     fig = plot3d.new_figure(rows, cols, f"{strategy}: latent interpolation z = (1-t) z_a + t z_b{note}")
     for p in range(len(poses)):
         k = p * per_pair * cols
-        lim = plot3d.cube_limits(poses[p], *(() if clouds is None else (clouds[p],)))
+        lim = plot3d.cube_limits(poses[p])  # one cube for the pair's poses, another for its clouds
         plot3d.image_axes(fig, rows, cols, k + 1, ends[p][0], f"a: {labels[p][0]}")
         for s, t in enumerate(ts):
             plot3d.draw_pose(plot3d.axes3d(fig, rows, cols, k + 2 + s, lim, f"t = {t:.2f}"), poses[p][s])
@@ -164,8 +164,9 @@ def plot_interpolation(path, ts, ends, poses, clouds, labels, strategy: str) -> 
         if clouds is not None:
             k += cols
             plot3d.image_axes(fig, rows, cols, k + 1)
+            cloud_lim = plot3d.cube_limits(clouds[p])
             for s in range(steps):
-                plot3d.draw_cloud(plot3d.axes3d(fig, rows, cols, k + 2 + s, lim), clouds[p][s])
+                plot3d.draw_cloud(plot3d.axes3d(fig, rows, cols, k + 2 + s, cloud_lim), clouds[p][s])
             plot3d.image_axes(fig, rows, cols, k + cols)
     return plot3d.save_figure(fig, path)
 
