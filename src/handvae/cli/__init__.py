@@ -22,6 +22,7 @@ VERBS: dict[str, str] = {
     "evaluate": "handvae.cli.evaluate",
     "demo": "handvae.cli.demo",
     "reproduce": "handvae.cli.reproduce",
+    "figures": "handvae.cli.figures",
 }
 
 
