@@ -19,6 +19,8 @@ VERBS: dict[str, str] = {
     "train": "handvae.cli.train",
     "prepare": "handvae.cli.prepare",
     "synth": "handvae.cli.synth",
+    "predict": "handvae.cli.predict",
+    "export-onnx": "handvae.cli.export_onnx",
 }
 
 
