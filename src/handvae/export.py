@@ -109,6 +109,7 @@ def export_onnx(model: nn.Module, size: int, out: str | os.PathLike, metadata: d
         if not worst <= tolerance:
             raise RuntimeError(f"ONNX Runtime differs from PyTorch by {worst:.3g} normalised units "
                                f"(tolerance {tolerance:g}); nothing written to {out}")
+        os.chmod(tmp, 0o644)
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
