@@ -12,7 +12,7 @@ from PIL import Image
 
 from conftest import foreign_checkpoints
 from handvae.cli import main
-from handvae.predict.geometry import JOINT_FILL, crop_image, place_pose
+from handvae.predict.geometry import JOINT_FILL, crop_image, place_pose, scale_warning
 
 S = 32  # the tiny model's crop size
 
@@ -66,6 +66,14 @@ def test_placement_recovers_the_ground_truth(samples):
         # ... which puts the joints near where they are in the photo and at about the right depth
         assert np.linalg.norm(out["uv_img"] - raw.uv, axis=1).mean() < 0.2 * half
         assert out["root_depth_mm"] == pytest.approx(xyz[12, 2], rel=0.25)
+
+
+def test_degenerate_scale_is_flagged(samples):
+    _, arrays = samples
+    pose = np.asarray(arrays["pose"][0], np.float64)
+    assert np.linalg.norm(pose[12] - pose[11]) == pytest.approx(0.5, abs=1e-5)  # how training poses are scaled
+    assert scale_warning(pose) is None and scale_warning(1.5 * pose) is None
+    assert "degenerate" in scale_warning(0.1 * pose) and "degenerate" in scale_warning(3.0 * pose)
 
 
 def write_photo(samples, folder: Path, i: int = 0) -> tuple[Path, str, str]:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from handvae.data.crop import CropGeometry, crop_geometry, project, sample_bilinear, source_coords
-from handvae.skeleton import ROOT_JOINT
+from handvae.skeleton import ROOT_JOINT, SCALE_BONE
 
 JOINT_FILL = 0.85  # joints' bbox / mask bbox, longer sides (synthetic world mean)
 DEFAULT_BONE_MM = 35.0  # |kp12 - kp11|, middle MCP -> PIP of an adult hand; scale_mm = 2 x this
@@ -117,3 +117,17 @@ def place_pose(pose_norm: np.ndarray, crop: Crop, scale_mm: float, margin: float
     out["uv_img"] = project(out["cam_mm"], crop.K)
     out["root_depth_mm"] = np.float64(out["cam_mm"][ROOT_JOINT, 2])
     return out
+
+
+def scale_warning(pose_norm: np.ndarray, tolerance: float = 2.0) -> str | None:
+    """A warning when the predicted scale bone is off its trained length 0.5 by more than ``tolerance`` x.
+
+    Training poses have ``|kp12 - kp11| = 0.5`` normalised units exactly; a prediction far from it
+    (an under-trained model collapsing towards the mean pose) makes the mm lengths and the fitted
+    depth unreliable.
+    """
+    bone = float(np.linalg.norm(np.asarray(pose_norm)[SCALE_BONE[0]] - np.asarray(pose_norm)[SCALE_BONE[1]]))
+    if 0.5 / tolerance <= bone <= 0.5 * tolerance:
+        return None
+    return (f"the predicted middle MCP-PIP bone is {bone:.3g} normalised units where training poses have 0.5: "
+            "the prediction is degenerate (an under-trained model?), so its mm lengths and depth are unreliable")

@@ -20,7 +20,7 @@ import torch
 
 from handvae.errors import UserError
 from handvae.predict.draw import overlay, plot_3d, save_png_atomic, write_bytes_atomic
-from handvae.predict.geometry import DEFAULT_BONE_MM, JOINT_FILL, Crop, crop_box, crop_image, place_pose
+from handvae.predict.geometry import DEFAULT_BONE_MM, JOINT_FILL, Crop, crop_box, crop_image, place_pose, scale_warning
 from handvae.predict.inputs import check_bbox_inside, read_image
 from handvae.skeleton import JOINT_NAMES, ROOT_JOINT, SCALE_BONE
 
@@ -96,6 +96,9 @@ def record(path: Path, image: np.ndarray, crop: Crop, pose_norm: np.ndarray, pla
                        if crop.has_K else "orthographic fit: the joints' bounding box centred in the crop box, "
                        f"filling {JOINT_FILL:g} / margin of it as in training"),
     }
+    warning = scale_warning(pose_norm)
+    if warning:
+        rec["warning"] = warning
     if crop.has_K:
         rec["camera"] = {"K": _r(crop.K, 4), "joints_cam_mm": _r(placed["cam_mm"]),
                          "root_depth_mm": round(float(placed["root_depth_mm"]), 1),
@@ -157,6 +160,8 @@ def predict_batch(pred: Predictor, paths: list[Path], out_dir: str | os.PathLike
     for path, name in bar:
         try:
             records.append(predict_image(pred, path, out_dir, name, opt))
+            if "warning" in records[-1]:
+                tqdm.write(f"handvae predict: warning: {path}: {records[-1]['warning']}", file=sys.stderr)
         except UserError as err:
             failures.append((str(path), str(err)))
             tqdm.write(f"handvae predict: skipped: {err}", file=sys.stderr)
