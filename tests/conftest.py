@@ -42,3 +42,44 @@ def tiny_run(tiny_cache, tmp_path_factory):
                                                                         "trainer.max_steps": 4}))
     Trainer(cfg).fit(progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    """A checkpoint of an untrained tiny S4 model (32 px crops) with its config, written in ~1 s."""
+    import torch
+
+    from handvae.config import load_config, to_dict
+    from handvae.models import build_model
+    from handvae.schema import Config
+    from handvae.train.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    cfg = load_config(Config, None, ["model.strategy=S4", "data.crop_size=32", "model.rgb_width=8",
+                                     "model.point_width=0.125"])
+    model = build_model(cfg).eval()
+    path = tmp_path_factory.mktemp("ckpt") / "s4.safetensors"
+    save_checkpoint(path, model, state={"config": to_dict(cfg)})
+    return path
+
+
+def foreign_checkpoints(tiny_checkpoint, folder):
+    """{name: path} of files that are not this kind of checkpoint: PNG, junk .safetensors, another strategy's."""
+    import json
+
+    from PIL import Image
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    png = folder / "weights.png"
+    Image.new("RGB", (4, 4)).save(png)
+    junk = folder / "junk.safetensors"
+    junk.write_bytes(b"certainly not safetensors")
+    with safe_open(str(tiny_checkpoint), framework="pt") as fh:
+        meta = json.loads(fh.metadata()["handvae"])
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    meta["state"]["config"]["model"]["strategy"] = "S1"  # S4 weights labelled as an S1 model
+    other = folder / "other.safetensors"
+    save_file(tensors, str(other), metadata={"handvae": json.dumps(meta)})
+    return {"png": png, "junk": junk, "other": other}

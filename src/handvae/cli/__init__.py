@@ -23,6 +23,8 @@ VERBS: dict[str, str] = {
     "demo": "handvae.cli.demo",
     "reproduce": "handvae.cli.reproduce",
     "figures": "handvae.cli.figures",
+    "predict": "handvae.cli.predict",
+    "export-onnx": "handvae.cli.export_onnx",
 }
 
 

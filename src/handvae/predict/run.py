@@ -1,0 +1,168 @@
+"""``handvae predict`` end to end: per image crop -> RGB-only pose -> mm / pixels -> JSON and pictures.
+
+Per image ``NAME`` (the file's stem, made unique) it writes into the output folder, each file under
+a temporary name and then renamed: ``NAME.json`` (see :func:`record`), ``NAME_overlay.png`` (the
+skeleton on the photo, same size as the photo), ``NAME_3d.png`` (3D plot, 480 x 480) and
+``NAME_crop.png`` (what the network saw, S x S).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from handvae.errors import UserError
+from handvae.predict.draw import overlay, plot_3d, save_png_atomic, write_bytes_atomic
+from handvae.predict.geometry import DEFAULT_BONE_MM, JOINT_FILL, Crop, crop_box, crop_image, place_pose, scale_warning
+from handvae.predict.inputs import check_bbox_inside, read_image
+from handvae.skeleton import JOINT_NAMES, ROOT_JOINT, SCALE_BONE
+
+
+@dataclass
+class PredictOptions:
+    """How to crop and place. bbox: x, y, w, h px or None (the whole image is the crop); K: (3, 3) or None."""
+
+    bbox: tuple[float, float, float, float] | None = None
+    K: np.ndarray | None = None
+    margin: float = 1.25
+    bone_mm: float = DEFAULT_BONE_MM
+    max_downsample: float = 3.0
+
+
+class Predictor:
+    """A trained model for RGB-only inference on crops of its training size."""
+
+    def __init__(self, checkpoint: str | os.PathLike, device: str = "cpu") -> None:
+        from handvae.eval.load import load_model
+
+        self.model, self.cfg, self.checkpoint = load_model(checkpoint, device)
+        self.device = torch.device(device)
+        self.size = int(self.cfg.data.crop_size)
+
+    @torch.no_grad()
+    def pose(self, pixels: np.ndarray) -> np.ndarray:
+        """``pixels (S, S, 3) uint8`` -> normalised pose ``(21, 3)`` float64 (crop frame)."""
+        rgb = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None].float().div(255.0)
+        return self.model.predict_pose(rgb.to(self.device))[0].double().cpu().numpy()
+
+
+_NUMBER_LIST = re.compile(r"\[\s*([-+0-9.eE,\s]*?)\s*\]")
+
+
+def dumps(obj) -> str:
+    """JSON with one line per innermost list of numbers (a joint, a matrix row)."""
+    text = json.dumps(obj, indent=1)
+    return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]", text) + "\n"
+
+
+def _r(a, nd: int = 3):
+    return np.round(np.asarray(a, np.float64), nd).tolist()
+
+
+def record(path: Path, image: np.ndarray, crop: Crop, pose_norm: np.ndarray, placed: dict, opt: PredictOptions,
+           pred: Predictor) -> dict:
+    """The JSON record of one prediction (all lengths mm, all pixels in the photo unless said)."""
+    scale_mm = 2.0 * opt.bone_mm
+    geom = crop.geom
+    rec = {
+        "image": str(path),
+        "image_size": [int(image.shape[1]), int(image.shape[0])],
+        "model": {"checkpoint": str(pred.checkpoint), "strategy": pred.cfg.model.strategy,
+                  "alignment": pred.cfg.model.alignment, "crop_size": pred.size},
+        "crop": {"source": crop.source, "box_xyxy": _r(geom.box, 2), "center": _r(geom.center, 2),
+                 "half": round(geom.half, 2), "margin": opt.margin if crop.source == "bbox" else None,
+                 "viewpoint_R": _r(geom.R_vc, 6)},
+        "joint_order": "rhd", "joint_names": list(JOINT_NAMES), "root_joint": JOINT_NAMES[ROOT_JOINT],
+        "assumed_scale": {
+            "bone_mm": opt.bone_mm, "scale_mm": scale_mm,
+            "note": f"a monocular model knows the pose only up to scale: every length here assumes "
+                    f"|{JOINT_NAMES[SCALE_BONE[0]]} - {JOINT_NAMES[SCALE_BONE[1]]}| = {opt.bone_mm:g} mm "
+                    "(--bone-mm); lengths scale linearly with it",
+        },
+        "pose_normalised": _r(pose_norm, 5),
+        "joints_rel_mm": _r(placed["rel_mm_cam"] if crop.has_K else placed["rel_mm_crop"]),
+        "frame": ("camera (x right, y down, z forward): the crop's viewpoint correction undone with K"
+                  if crop.has_K else "crop: a camera looking along the box centre (no K given, so the box centre "
+                  "is taken as the principal point); x right, y down, z forward"),
+        "uv_px": _r(placed["uv_img"], 2),
+        "projection": ("perspective with K; the root depth is fitted so the joints fill the box as in training"
+                       if crop.has_K else "orthographic fit: the joints' bounding box centred in the crop box, "
+                       f"filling {JOINT_FILL:g} / margin of it as in training"),
+    }
+    warning = scale_warning(pose_norm)
+    if warning:
+        rec["warning"] = warning
+    if crop.has_K:
+        rec["camera"] = {"K": _r(crop.K, 4), "joints_cam_mm": _r(placed["cam_mm"]),
+                         "root_depth_mm": round(float(placed["root_depth_mm"]), 1),
+                         "note": "absolute position estimated from the assumed scale and the box size"}
+    return rec
+
+
+def predict_image(pred: Predictor, path: str | os.PathLike, out_dir: str | os.PathLike, name: str,
+                  opt: PredictOptions) -> dict:
+    """Predict one image and write its four files; returns the JSON record. Raises UserError naming ``path``."""
+    path, out_dir = Path(path), Path(out_dir)
+    image = read_image(path)
+    h, w = image.shape[:2]
+    if opt.bbox is not None:
+        check_bbox_inside(opt.bbox, w, h, str(path))
+    u_c, v_c, half = crop_box(opt.bbox, w, h, opt.margin)
+    crop = crop_image(image, (u_c, v_c), half, pred.size, opt.K, opt.max_downsample,
+                      source="bbox" if opt.bbox is not None else "whole image")
+    pose_norm = pred.pose(crop.pixels)
+    margin = opt.margin if opt.bbox is not None else 1.25  # a whole image is assumed framed like a training crop
+    placed = place_pose(pose_norm, crop, 2.0 * opt.bone_mm, margin)
+    rec = record(path, image, crop, pose_norm, placed, opt, pred)
+    from PIL import Image
+
+    rel = placed["rel_mm_cam"] if crop.has_K else placed["rel_mm_crop"]
+    pictures = {
+        "overlay": (overlay(image, placed["uv_img"], crop.geom.box), f"{name}_overlay.png"),
+        "plot_3d": (plot_3d(rel, f"{path.name} (mm, root = middle MCP)"), f"{name}_3d.png"),
+        "crop": (Image.fromarray(crop.pixels), f"{name}_crop.png"),
+    }
+    rec["files"] = {k: str(save_png_atomic(img, out_dir / fname)) for k, (img, fname) in pictures.items()}
+    write_bytes_atomic(out_dir / f"{name}.json", dumps(rec).encode())
+    return rec
+
+
+def unique_names(paths: list[Path]) -> list[str]:
+    """Output names: each file's stem; ``stem_ext`` and then ``stem_ext_N`` where stems repeat."""
+    used: set[str] = set()
+    names = []
+    for p in paths:
+        name = p.stem
+        if name in used:
+            name = f"{p.stem}_{p.suffix.lstrip('.')}"
+        base, i = name, 2
+        while name in used:
+            name, i = f"{base}_{i}", i + 1
+        used.add(name)
+        names.append(name)
+    return names
+
+
+def predict_batch(pred: Predictor, paths: list[Path], out_dir: str | os.PathLike, opt: PredictOptions,
+                  progress: bool = True) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Predict every image; a bad one is recorded and skipped. Returns (records, [(path, reason)])."""
+    from tqdm import tqdm
+
+    records, failures = [], []
+    bar = tqdm(list(zip(paths, unique_names(paths))), desc="predict", unit="img", disable=not progress)
+    for path, name in bar:
+        try:
+            records.append(predict_image(pred, path, out_dir, name, opt))
+            if "warning" in records[-1]:
+                tqdm.write(f"handvae predict: warning: {path}: {records[-1]['warning']}", file=sys.stderr)
+        except UserError as err:
+            failures.append((str(path), str(err)))
+            tqdm.write(f"handvae predict: skipped: {err}", file=sys.stderr)
+    return records, failures
