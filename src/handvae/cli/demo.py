@@ -67,12 +67,10 @@ def run(args: argparse.Namespace) -> int:
     stage("4/5 evaluate on the test split")
     results = evaluate_runs([out / "run_s4"], out / "cache", out / "eval")
     stage("5/5 figures")
-    try:
-        from handvae.eval.figures import make_figures
+    from handvae.eval.figures import FigureArgs, make_figures
 
-        make_figures(out / "run_s4", out / "cache", out / "figures", seed=args.seed)
-    except ImportError:
-        print("      (figures not available in this version)")
+    make_figures(FigureArgs(run=str(out / "run_s4"), data=str(out / "cache"), out=str(out / "figures"),
+                            seed=args.seed))
     ours, base = results["run_s4"], results[BASELINE]
     print()
     print(f"S4 (RGB only)      mean EPE {ours.mean_epe_mm:6.2f} mm   AUC(20-50) {ours.auc_20_50:.3f}")
