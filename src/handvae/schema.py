@@ -39,6 +39,7 @@ class ModelConfig:
     alignment: str = "poe"  # none | kl | poe
     latent_dim: int = 64
     rgb_width: int = 64  # ResNet-18 base width (64 = torchvision's)
+    init_logvar: float = -4.0  # initial log-variance of every encoder (not in the paper; 0 learns far slower)
     prior_expert: bool = False  # PoE with the N(0, I) expert (MVAE form); the paper has none
     point_width: float = 1.0  # width multiplier of ResPEL and FoldingNet (1 = the paper's)
     depth_width: int = 32  # base channels of the depth encoder/decoder (RD2DHP ablation)

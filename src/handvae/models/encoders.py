@@ -64,11 +64,17 @@ class DepthTrunk(nn.Module):
 class GaussianHead(nn.Module):
     """Two linear heads: features ``(B, F)`` -> :class:`Gaussian` with ``(B, Z)`` parameters."""
 
-    def __init__(self, in_features: int, latent_dim: int, tanh_mu: bool = False) -> None:
+    def __init__(self, in_features: int, latent_dim: int, tanh_mu: bool = False, init_logvar: float = 0.0) -> None:
         super().__init__()
         self.mu = nn.Linear(in_features, latent_dim)
         self.logvar = nn.Linear(in_features, latent_dim)
         self.tanh_mu = tanh_mu
+        if init_logvar != 0.0:
+            # Start with a confident posterior: with logvar ~ 0 the sampling noise (std 1) swamps the means
+            # (std ~0.4 at initialisation) and the decoders first learn to ignore z.
+            with torch.no_grad():
+                self.logvar.weight.mul_(0.01)
+                self.logvar.bias.fill_(init_logvar)
 
     def forward(self, h: Tensor) -> Gaussian:
         mu = self.mu(h)
@@ -80,10 +86,10 @@ class GaussianHead(nn.Module):
 class Encoder(nn.Module):
     """One modality's encoder ``q(z | x)``: trunk + Gaussian head."""
 
-    def __init__(self, trunk: nn.Module, latent_dim: int, tanh_mu: bool = False) -> None:
+    def __init__(self, trunk: nn.Module, latent_dim: int, tanh_mu: bool = False, init_logvar: float = 0.0) -> None:
         super().__init__()
         self.trunk = trunk
-        self.head = GaussianHead(trunk.out_features, latent_dim, tanh_mu)
+        self.head = GaussianHead(trunk.out_features, latent_dim, tanh_mu, init_logvar)
 
     def forward(self, x: Tensor) -> Gaussian:
         return self.head(self.trunk(x))
@@ -95,7 +101,9 @@ class JointEncoder(nn.Module):
     ``forward(inputs)`` takes a mapping letter -> tensor with every letter of ``trunks``.
     """
 
-    def __init__(self, trunks: dict[str, nn.Module], latent_dim: int, hidden: int = 256) -> None:
+    def __init__(
+        self, trunks: dict[str, nn.Module], latent_dim: int, hidden: int = 256, init_logvar: float = 0.0
+    ) -> None:
         super().__init__()
         self.letters = list(trunks)
         self.trunks = nn.ModuleDict(trunks)
@@ -103,7 +111,7 @@ class JointEncoder(nn.Module):
         self.fuse = nn.Sequential(
             nn.Linear(total, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True)
         )
-        self.head = GaussianHead(hidden, latent_dim)
+        self.head = GaussianHead(hidden, latent_dim, init_logvar=init_logvar)
 
     def forward(self, inputs: dict[str, Tensor]) -> Gaussian:
         feats = [self.trunks[k](inputs[k]) for k in self.letters]

@@ -57,11 +57,15 @@ class HandVAE(nn.Module):
         self.encoders = nn.ModuleDict()
         for letter in plan.encoders:
             entry = ENCODERS[letter]
-            self.encoders[letter] = Encoder(entry.build_trunk(cfg), zdim, tanh_mu=entry.tanh_mu)
+            self.encoders[letter] = Encoder(
+                entry.build_trunk(cfg), zdim, tanh_mu=entry.tanh_mu, init_logvar=cfg.model.init_logvar
+            )
         self.joint = nn.ModuleDict()
         for e in plan.elbos:
             if e.kind == "joint":
-                self.joint[e.name] = JointEncoder({k: ENCODERS[k].build_trunk(cfg) for k in e.inputs}, zdim)
+                self.joint[e.name] = JointEncoder(
+                    {k: ENCODERS[k].build_trunk(cfg) for k in e.inputs}, zdim, init_logvar=cfg.model.init_logvar
+                )
         self.decoders = nn.ModuleDict({letter: DECODERS[letter](cfg) for letter in plan.decoders})
 
     def forward(
