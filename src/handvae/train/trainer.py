@@ -122,6 +122,8 @@ class Trainer:
         self.history: list[dict] = []
         if resume:
             self._resume()
+        elif self.dist.is_main:
+            self._truncate_log(0)  # a fresh run in an old folder starts a fresh log
         self.logger = RunLogger(self.run_dir, enabled=self.dist.is_main)  # after _resume trimmed the log
 
     # --- checkpoints -------------------------------------------------------------------------
