@@ -41,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    from handvae.config import atomic_write_bytes as write_bytes_atomic
     from handvae.errors import UserError
-    from handvae.predict.draw import write_bytes_atomic
     from handvae.predict.geometry import DEFAULT_BONE_MM
     from handvae.predict.inputs import collect_images, parse_bbox, parse_K
     from handvae.predict.run import PredictOptions, Predictor, predict_batch

@@ -55,7 +55,7 @@ def markdown_report(results: Mapping[str, Result], title: str = "Evaluation", no
     return "\n".join(lines) + "\n"
 
 
-def _savefig(fig, path: str | os.PathLike) -> None:
+def save_figure(fig, path: str | os.PathLike) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
@@ -80,7 +80,7 @@ def plot_pck(results: Mapping[str, Result], path: str | os.PathLike, title: str 
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(title, fontsize=10)
-    _savefig(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -102,7 +102,7 @@ def plot_per_joint(result: Result, path: str | os.PathLike, title: str = "Per-jo
     ax.set_ylabel("error (mm)")
     ax.legend(fontsize=8)
     ax.set_title(f"{title}\n{_protocol_line(result)}", fontsize=8)
-    _savefig(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 from pathlib import Path
 
 from handvae.config import atomic_write_text
+from handvae.eval.report import save_figure
 
 
 def _fmt(v, spec: str = ".2f") -> str:
@@ -34,7 +34,8 @@ def _plot_pck(rows: list[dict], path: Path) -> None:
     ax.set_ylim(0, 1.01)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
-    _save(fig, path)
+    save_figure(fig, path)
+    plt.close(fig)
 
 
 def _plot_weak(weak: list[dict], path: Path) -> None:
@@ -54,17 +55,8 @@ def _plot_weak(weak: list[dict], path: Path) -> None:
     ax.set_ylabel("mean EPE (mm)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    _save(fig, path)
-
-
-def _save(fig, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    save_figure(fig, path)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def render(results: dict, speed: str | None, out: Path) -> str:

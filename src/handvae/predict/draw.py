@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from handvae.config import atomic_write_bytes
 from handvae.skeleton import BONES, FINGERS, NUM_JOINTS
 
 FINGER_COLORS = ((230, 60, 60), (240, 200, 40), (60, 200, 80), (50, 140, 240), (200, 80, 220))
@@ -20,28 +20,11 @@ def bone_color(child: int) -> tuple[int, int, int]:
     return FINGER_COLORS[(child - 1) // 4]
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` under a temporary name beside ``path``, then rename it into place (mode 0644)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
 def save_png_atomic(image, path: str | os.PathLike) -> Path:
-    """Save a PIL image as PNG, atomically (see :func:`write_bytes_atomic`)."""
+    """Save a PIL image as PNG, atomically (see :func:`handvae.config.atomic_write_bytes`)."""
     buf = io.BytesIO()
     image.save(buf, format="PNG")
-    return write_bytes_atomic(path, buf.getvalue())
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def overlay(image: np.ndarray, uv: np.ndarray, box: np.ndarray | None = None):

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from handvae.config import atomic_write_bytes as write_bytes_atomic
 from handvae.errors import UserError
-from handvae.predict.draw import overlay, plot_3d, save_png_atomic, write_bytes_atomic
+from handvae.predict.draw import overlay, plot_3d, save_png_atomic
 from handvae.predict.geometry import DEFAULT_BONE_MM, JOINT_FILL, Crop, crop_box, crop_image, place_pose, scale_warning
 from handvae.predict.inputs import check_bbox_inside, read_image
 from handvae.skeleton import JOINT_NAMES, ROOT_JOINT, SCALE_BONE

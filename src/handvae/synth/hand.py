@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from handvae.data.viewpoint import rot_x, rot_y, rot_z
 from handvae.skeleton import NUM_JOINTS, finger_joints
 
 DEG = np.pi / 180.0
@@ -99,21 +100,6 @@ def sample_proportions(rng: np.random.Generator) -> HandProportions:
     return p
 
 
-def _rot_x(a: float) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
-
-
-def _rot_y(a: float) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
-
-
-def _rot_z(a: float) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-
-
 def base_positions(prop: HandProportions) -> np.ndarray:
     """Base joints (thumb CMC, MCPs) in the right-hand local frame: (5, 3) mm."""
     x, z = prop.base_xz[:, 0], prop.base_xz[:, 1]
@@ -185,11 +171,11 @@ def forward_kinematics(
         a0, a1, a2, a3 = angles[f]
         if f == 0:
             # opposition: flexing the CMC also turns the thumb about its own axis
-            r1 = frame0 @ _rot_z(-a1) @ _rot_x(a0) @ _rot_y(0.6 * a0)
+            r1 = frame0 @ rot_z(-a1) @ rot_x(a0) @ rot_y(0.6 * a0)
         else:
-            r1 = frame0 @ _rot_z(a1) @ _rot_x(a0)
-        r2 = r1 @ _rot_x(a2)
-        r3 = r2 @ _rot_x(a3)
+            r1 = frame0 @ rot_z(a1) @ rot_x(a0)
+        r2 = r1 @ rot_x(a2)
+        r3 = r2 @ rot_x(a3)
         p = bases[f]
         joints[ids[0]] = p
         frames[ids[0]] = frame0
@@ -199,7 +185,7 @@ def forward_kinematics(
             frames[jid] = r
     wa = np.zeros(2) if wrist_angles is None else np.asarray(wrist_angles, dtype=np.float64)
     # forearm axis from the wrist towards the elbow: -y bent by wrist flexion (about x) and deviation (z)
-    arm_dir = _rot_z(-wa[1]) @ _rot_x(-wa[0]) @ np.array([0.0, -1.0, 0.0])
+    arm_dir = rot_z(-wa[1]) @ rot_x(-wa[0]) @ np.array([0.0, -1.0, 0.0])
     forearm = np.stack([np.zeros(3), arm_dir * 250.0 * prop.scale])
     mirror = np.diag([-1.0 if side == "left" else 1.0, 1.0, 1.0])
     rot = np.eye(3) if rotation is None else np.asarray(rotation, dtype=np.float64)
