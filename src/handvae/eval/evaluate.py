@@ -11,15 +11,15 @@ Writes into ``out``::
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from handvae.config import atomic_write_text
+from handvae.config import atomic_write_bytes, atomic_write_text
 from handvae.errors import UserError
 from handvae.eval.metrics import Protocol, Result
 from handvae.eval.report import markdown_report, plot_pck, plot_per_joint
@@ -28,15 +28,9 @@ BASELINE = "mean pose (baseline)"
 
 
 def _save_npz(path: Path, **arrays) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def run_name(path: Path) -> str:

@@ -50,11 +50,10 @@ def score(pred_mm: np.ndarray, gt_mm: np.ndarray, vis: np.ndarray, protocol: Pro
     return evaluate(pred_mm, gt_mm, vis, protocol)
 
 
-def evaluate_split(model: torch.nn.Module, loader, cfg) -> tuple[Result, np.ndarray]:
-    """(Result under ``cfg.eval``, predictions (N, 21, 3) mm camera frame) for an evaluation loader."""
+def _score_split(pred_norm: np.ndarray, index: np.ndarray, loader, cfg) -> tuple[Result, np.ndarray]:
+    """Map normalised predictions of samples ``index`` to camera mm and score them under ``cfg.eval``."""
     from handvae.data.cache import open_split
 
-    pred_norm, index = predict_split(model, loader)
     extra = open_split(loader.split_dir, ["xyz_mm", "vis", "mirrored", "R_vc", "centroid_mm", "scale_mm"])
     pred_mm = to_mm(pred_norm, extra, index)
     gt = np.asarray(extra["xyz_mm"][index], np.float64)
@@ -63,15 +62,16 @@ def evaluate_split(model: torch.nn.Module, loader, cfg) -> tuple[Result, np.ndar
     return score(pred_mm, gt, vis, protocol), pred_mm
 
 
+def evaluate_split(model: torch.nn.Module, loader, cfg) -> tuple[Result, np.ndarray]:
+    """(Result under ``cfg.eval``, predictions (N, 21, 3) mm camera frame) for an evaluation loader."""
+    pred_norm, index = predict_split(model, loader)
+    return _score_split(pred_norm, index, loader, cfg)
+
+
 def mean_pose_baseline(train_split_dir, loader, cfg) -> Result:
     """The floor every model must beat: predict the training set's mean normalised pose for every sample."""
     from handvae.data.cache import open_split
 
     mean = np.asarray(open_split(train_split_dir, ["pose"])["pose"], np.float64).mean(axis=0)
     index = np.arange(loader.n)
-    extra = open_split(loader.split_dir, ["xyz_mm", "vis", "mirrored", "R_vc", "centroid_mm", "scale_mm"])
-    pred_mm = to_mm(np.broadcast_to(mean, (index.size, 21, 3)), extra, index)
-    gt = np.asarray(extra["xyz_mm"][index], np.float64)
-    vis = np.asarray(extra["vis"][index]).astype(bool)
-    protocol = Protocol(root=cfg.eval.root, scale=cfg.eval.scale, visible_only=cfg.eval.visible_only)
-    return score(pred_mm, gt, vis, protocol)
+    return _score_split(np.broadcast_to(mean, (index.size, 21, 3)), index, loader, cfg)[0]

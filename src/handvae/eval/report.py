@@ -5,11 +5,11 @@ Every report prints the protocol its numbers were computed under.
 
 from __future__ import annotations
 
+import io
 import os
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 
-from handvae.config import atomic_write_text
+from handvae.config import atomic_write_bytes, atomic_write_text
 from handvae.eval.metrics import Protocol, Result
 from handvae.skeleton import JOINT_NAMES
 
@@ -56,32 +56,43 @@ def markdown_report(results: Mapping[str, Result], title: str = "Evaluation", no
 
 
 def save_figure(fig, path: str | os.PathLike) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    os.replace(tmp, path)
+    """Save a matplotlib figure as PNG atomically (see :func:`handvae.config.atomic_write_bytes`)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    atomic_write_bytes(path, buf.getvalue())
 
 
-def plot_pck(results: Mapping[str, Result], path: str | os.PathLike, title: str = "3D PCK") -> None:
-    """3D PCK curves of several runs on one plot (the paper's Fig. 3 style), AUC 20-50 in the legend."""
+def plot_pck_curves(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float], float]],
+    path: str | os.PathLike,
+    title: str = "",
+    figsize: tuple[float, float] = (5.5, 4.2),
+    legend_loc: str = "lower right",
+) -> None:
+    """3D PCK curves ``name -> (thresholds mm, PCK, AUC 20-50)`` on one plot (the paper's Fig. 3 style)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.5, 4.2))
-    for name, r in results.items():
-        ax.plot(r.pck_thresholds_mm, r.pck_curve, marker="o", ms=3, label=f"{name} (AUC 20-50 = {r.auc_20_50:.3f})")
+    fig, ax = plt.subplots(figsize=figsize)
+    for name, (thresholds, curve, auc_hi) in curves.items():
+        ax.plot(thresholds, curve, marker="o", ms=3, label=f"{name} (AUC 20-50 = {auc_hi:.3f})")
     ax.set_xlabel("error threshold (mm)")
     ax.set_ylabel("3D PCK")
     ax.set_xlim(0, 50)
     ax.set_ylim(0, 1.01)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc=legend_loc)
+    if title:
+        ax.set_title(title, fontsize=10)
     save_figure(fig, path)
     plt.close(fig)
+
+
+def plot_pck(results: Mapping[str, Result], path: str | os.PathLike, title: str = "3D PCK") -> None:
+    """3D PCK curves of several evaluated runs on one plot, AUC 20-50 in the legend."""
+    plot_pck_curves({n: (r.pck_thresholds_mm, r.pck_curve, r.auc_20_50) for n, r in results.items()}, path, title)
 
 
 def plot_per_joint(result: Result, path: str | os.PathLike, title: str = "Per-joint mean error") -> None:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from handvae.config import atomic_write_text
-from handvae.eval.report import save_figure
+from handvae.eval.report import plot_pck_curves, save_figure
 
 
 def _fmt(v, spec: str = ".2f") -> str:
@@ -19,23 +19,8 @@ def _fmt(v, spec: str = ".2f") -> str:
 
 
 def _plot_pck(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4.2))
-    for r in rows:
-        ax.plot(r["pck_thresholds_mm"], r["pck_curve"], marker="o", ms=2.5,
-                label=f"{r['name']} (AUC 20-50 {r['auc_20_50']:.3f})")
-    ax.set_xlabel("error threshold (mm)")
-    ax.set_ylabel("3D PCK")
-    ax.set_xlim(0, 50)
-    ax.set_ylim(0, 1.01)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
-    save_figure(fig, path)
-    plt.close(fig)
+    curves = {r["name"]: (r["pck_thresholds_mm"], r["pck_curve"], r["auc_20_50"]) for r in rows}
+    plot_pck_curves(curves, path, figsize=(6, 4.2), legend_loc="upper left")
 
 
 def _plot_weak(weak: list[dict], path: Path) -> None:
