@@ -9,7 +9,7 @@ import io
 import os
 from collections.abc import Mapping, Sequence
 
-from handvae.config import atomic_write_bytes, atomic_write_text
+from handvae.config import atomic_write_bytes
 from handvae.eval.metrics import Protocol, Result
 from handvae.skeleton import JOINT_NAMES
 
@@ -115,7 +115,3 @@ def plot_per_joint(result: Result, path: str | os.PathLike, title: str = "Per-jo
     ax.set_title(f"{title}\n{_protocol_line(result)}", fontsize=8)
     save_figure(fig, path)
     plt.close(fig)
-
-
-def write_markdown(path: str | os.PathLike, text: str) -> None:
-    atomic_write_text(path, text)
