@@ -18,7 +18,8 @@ def _row(name, epe, paper=None):
 def _results(epes):
     names = ["S1 (R2P)", "S2 (R2HP)", "S3 (RC2CHP, KL)", "S4 (RC2CHP, PoE)"]
     return {"environment": {"git_commit": "abc", "handvae": "0.1.0", "torch": "2.13.0", "platform": "linux"},
-            "plan": {"train": 10, "test": 5, "seed": 0, "image_size": 96, "steps": 3, "weak_steps": 2},
+            "plan": {"train": 10, "test": 5, "seed": 0, "image_size": 96, "steps": 3, "weak_steps": 2,
+                     "overrides": ["data.augment=false"]},
             "table1": [_row(n, e, 16.61) for n, e in zip(names, epes)],
             "weak": [{"fraction": 0.1, "semi": _row("semi", 30.0), "alone": _row("alone", 40.0)}]}
 
@@ -32,6 +33,7 @@ def test_render_reports_rows_gain_and_ordering(tmp_path):
     assert "| S4 (RC2CHP, PoE) | 30.00 | 29.00 | 0.500 | 50.00 | 12 | 16.61 |" in text
     assert "+25.0% lower mean EPE" in text and "holds here" in text  # 1 - 30/40
     assert "| 10% | 30.00 | 40.00 | -25.0% |" in text
+    assert "overrides on every run: `data.augment=false`" in text
     assert (out.parent / "results_pck.png").stat().st_size > 0 and (out.parent / "results_weak.png").is_file()
 
 
@@ -41,3 +43,21 @@ def test_render_says_when_the_ordering_fails(tmp_path):
     out = tmp_path / "RESULTS.md"
     main([str(path), "--out", str(out)])
     assert "does not hold here" in out.read_text()
+
+
+def test_render_seed_spread_and_the_quarter_labels_verdict(tmp_path):
+    results = _results([40.0, 36.0, 34.0, 30.0])
+    s1, s4 = results["table1"][0], results["table1"][3]
+    results["seeds"] = [{"name": s1["name"], "seeds": [0, 1, 2], "runs": [s1, _row("a", 42.0), _row("b", 44.0)]},
+                        {"name": s4["name"], "seeds": [0, 1, 2], "runs": [s4, _row("c", 31.0), _row("d", 29.0)]}]
+    results["weak"].append({"fraction": 0.25, "semi": _row("semi", 39.0), "alone": _row("alone", 45.0)})
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results))
+    out = tmp_path / "RESULTS.md"
+    main([str(path), "--out", str(out)])
+    text = out.read_text()
+    # S1: 40, 42, 44 -> mean 42, sample std 2; S4: 30, 31, 29 -> mean 30, std 1; 1 - 30/42 = 28.6%
+    assert "| S1 (R2P) | 40.00 | 42.00 | 44.00 | 42.00 | 2.00 |" in text
+    assert "| S4 (RC2CHP, PoE) | 30.00 | 31.00 | 29.00 | 30.00 | 1.00 |" in text
+    assert "S4 vs S1 over the seeds: +28.6% lower mean EPE" in text
+    assert "semi-supervised RC2CHP (39.00 mm, 2 steps) beats fully supervised S1 (40.00 mm, 3 steps)" in text

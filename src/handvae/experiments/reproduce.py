@@ -35,19 +35,30 @@ TABLE1 = [  # (row name, config file under configs/<preset>/, paper's RHD mean E
 WEAK_FRACTIONS = (0.05, 0.10, 0.25, 0.50, 1.0)
 
 
+# The CPU benchmark trains every run without online augmentation: at 1,200 steps (about 4 epochs of the
+# 10,000 samples) augmentation only slows the fit (S1 measured 45.8 mm without against 48.0 mm with, against
+# a 52-54 mm mean-pose floor). The paper's augmentation stays in every config; this is the benchmark's choice.
+BENCHMARK_OVERRIDES = ("data.augment=false",)
+
+
 @dataclass
 class Plan:
+    """The benchmark: world size, steps per run, and the overrides applied to every run's config."""
+
     out: Path
     configs: Path
-    train: int = 3000
+    train: int = 10000
     test: int = 500
     image_size: int = 128
-    steps: int = 600
-    weak_steps: int = 400
+    steps: int = 1200
+    weak_steps: int = 600
     seed: int = 0
     workers: int = 2
     weak: tuple[float, ...] = WEAK_FRACTIONS
     only: list[str] = field(default_factory=list)
+    overrides: tuple[str, ...] = BENCHMARK_OVERRIDES
+    seed_rows: tuple[str, ...] = ("S1", "S4")  # Table 1 rows retrained with extra_seeds: the seed-to-seed spread
+    extra_seeds: tuple[int, ...] = (1, 2)
 
 
 def _log(t0: float, text: str) -> None:
@@ -105,7 +116,8 @@ def reproduce(plan: Plan, preset: str = "cpu") -> dict:
     cache = build_benchmark(plan, crop)
     results: dict = {"plan": {k: (str(v) if isinstance(v, Path) else v) for k, v in plan.__dict__.items()},
                      "environment": environment(), "table1": [], "weak": []}
-    common = [f"seed={plan.seed}", f"trainer.max_steps={plan.steps}", f"trainer.val_every={max(plan.steps // 4, 1)}"]
+    common = [f"seed={plan.seed}", f"trainer.max_steps={plan.steps}", f"trainer.val_every={max(plan.steps // 4, 1)}",
+              *plan.overrides]
     for name, cfg_file, paper in TABLE1:
         if plan.only and not any(o.lower() in name.lower() for o in plan.only):
             continue
@@ -114,9 +126,11 @@ def reproduce(plan: Plan, preset: str = "cpu") -> dict:
         row["paper_rhd_mean_epe_mm"] = paper
         results["table1"].append(row)
         _save(plan.out, results)
+    results["seeds"] = seed_spread(plan, cfg_dir, cache, results["table1"], t0)
+    _save(plan.out, results)
     n_train = plan.train
     weak_common = [f"seed={plan.seed}", f"trainer.max_steps={plan.weak_steps}",
-                   f"trainer.val_every={max(plan.weak_steps // 4, 1)}"]
+                   f"trainer.val_every={max(plan.weak_steps // 4, 1)}", *plan.overrides]
     for m in plan.weak if not plan.only or "weak" in plan.only else ():
         tag = f"m{round(100 * m):03d}"
         _log(t0, f"weak supervision m = {m:.0%}: semi-supervised RC2CHP")
@@ -129,9 +143,33 @@ def reproduce(plan: Plan, preset: str = "cpu") -> dict:
         results["weak"].append({"fraction": m, "semi": semi, "alone": alone})
         _save(plan.out, results)
     results["total_seconds"] = time.perf_counter() - t0
+    runs = [*results["table1"], *(r for s in results["seeds"] for r in s["runs"][1:]),
+            *(w[k] for w in results["weak"] for k in ("semi", "alone"))]
+    results["train_seconds_sum"] = sum(r["train_seconds"] for r in runs)
     _save(plan.out, results)
     _log(t0, f"done: {plan.out / 'results.json'}")
     return results
+
+
+def seed_spread(plan: Plan, cfg_dir: Path, cache: Path, table1: list[dict], t0: float) -> list[dict]:
+    """Retrain the ``plan.seed_rows`` rows of Table 1 with ``plan.extra_seeds``: how far seeds alone move EPE.
+
+    Returns one entry per row: its name and the runs (the Table 1 run first, then one per extra seed).
+    """
+    out = []
+    for row in table1:
+        if not any(row["name"].startswith(prefix + " ") for prefix in plan.seed_rows):
+            continue
+        cfg_file = next(f for name, f, _ in TABLE1 if name == row["name"])
+        runs = [row]
+        for seed in plan.extra_seeds:
+            _log(t0, f"seed spread: {row['name']}, seed {seed}")
+            over = [f"seed={seed}", f"trainer.max_steps={plan.steps}", f"trainer.val_every={max(plan.steps // 4, 1)}",
+                    *plan.overrides]
+            run_dir = plan.out / "seeds" / f"{Path(cfg_file).stem}_seed{seed}"
+            runs.append(train_and_evaluate(f"{row['name']} seed {seed}", cfg_dir / cfg_file, over, run_dir, cache))
+        out.append({"name": row["name"], "seeds": [plan.seed, *plan.extra_seeds], "runs": runs})
+    return out
 
 
 def _save(out: Path, results: dict) -> None:

@@ -44,6 +44,29 @@ def _plot_weak(weak: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def _seed_lines(seeds: list[dict]) -> list[str]:
+    """The seed-spread table: each retrained row's EPE per seed, mean and sample standard deviation."""
+    if not seeds:
+        return []
+    import statistics
+
+    n = max(len(s["seeds"]) for s in seeds)
+    lines = ["", "## Seed spread", "", "The same runs retrained with other seeds (data order, initialisation, "
+             "augmentation draws): differences between rows smaller than this spread are not an ordering.", "",
+             "| strategy | " + " | ".join(f"seed {i}" for i in range(n)) + " | mean | std |",
+             "|---|" + "---:|" * (n + 2)]
+    means = {}
+    for s in seeds:
+        epes = [r["mean_epe_mm"] for r in s["runs"]]
+        cells = [f"{e:.2f}" for e in epes] + ["-"] * (n - len(epes))
+        std = statistics.stdev(epes) if len(epes) > 1 else 0.0
+        means[s["name"].split(" ")[0]] = statistics.fmean(epes)
+        lines.append(f"| {s['name']} | " + " | ".join(cells) + f" | {statistics.fmean(epes):.2f} | {std:.2f} |")
+    if {"S1", "S4"} <= set(means):
+        lines += ["", f"S4 vs S1 over the seeds: {100 * (1 - means['S4'] / means['S1']):+.1f}% lower mean EPE."]
+    return lines
+
+
 def render(results: dict, speed: str | None, out: Path) -> str:
     """The Markdown text; writes the plots beside ``out``."""
     env, plan = results["environment"], results["plan"]
@@ -59,9 +82,10 @@ def render(results: dict, speed: str | None, out: Path) -> str:
         f"- benchmark: {plan['train']} training / {plan['test']} test synthetic samples (RHD format, seed "
         f"{plan['seed']}, {plan['image_size']} px images), CPU preset (`configs/cpu/`), {plan['steps']} steps of "
         f"batch 32 per Table 1 row, {plan['weak_steps']} per weak-supervision run",
+        f"- overrides on every run: {', '.join(f'`{o}`' for o in plan.get('overrides') or []) or 'none'}",
     ]
-    if "total_seconds" in results:
-        lines.append(f"- wall time of the whole reproduction: {results['total_seconds'] / 60:.1f} min")
+    if "train_seconds_sum" in results:
+        lines.append(f"- training time of all runs together: {results['train_seconds_sum'] / 60:.1f} min")
     if rows:
         p = rows[0]["protocol"]
         lines += [
@@ -95,6 +119,7 @@ def render(results: dict, speed: str | None, out: Path) -> str:
                       f"(rows compared: {', '.join(r['name'] for r in seq)}; order of presets: {', '.join(order)})."]
         _plot_pck(rows, out.parent / "results_pck.png")
         lines += ["", "![3D PCK of every Table 1 row](results_pck.png)"]
+    lines += _seed_lines(results.get("seeds") or [])
     weak = results.get("weak") or []
     if weak:
         lines += ["", "## Weak supervision (paper Fig. 5, suppl. E)", "",
@@ -103,6 +128,13 @@ def render(results: dict, speed: str | None, out: Path) -> str:
         for w in weak:
             a, b = w["semi"]["mean_epe_mm"], w["alone"]["mean_epe_mm"]
             lines.append(f"| {100 * w['fraction']:g}% | {a:.2f} | {b:.2f} | {100 * (a / b - 1):+.1f}% |")
+        s1 = next((r for r in rows if r["name"].startswith("S1")), None)
+        quarter = next((w for w in weak if abs(w["fraction"] - 0.25) < 1e-9), None)
+        if s1 and quarter:
+            beats = quarter["semi"]["mean_epe_mm"] < s1["mean_epe_mm"]
+            lines += ["", f"With 25% of the poses, semi-supervised RC2CHP ({quarter['semi']['mean_epe_mm']:.2f} mm, "
+                      f"{plan['weak_steps']} steps) {'beats' if beats else 'does not beat'} fully supervised S1 "
+                      f"({s1['mean_epe_mm']:.2f} mm, {plan['steps']} steps); the paper reports that it beats it."]
         _plot_weak(weak, out.parent / "results_weak.png")
         lines += ["", "![weak supervision](results_weak.png)"]
     if speed:
