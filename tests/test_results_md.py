@@ -51,6 +51,7 @@ def test_render_seed_spread_and_the_quarter_labels_verdict(tmp_path):
     results["seeds"] = [{"name": s1["name"], "seeds": [0, 1, 2], "runs": [s1, _row("a", 42.0), _row("b", 44.0)]},
                         {"name": s4["name"], "seeds": [0, 1, 2], "runs": [s4, _row("c", 31.0), _row("d", 29.0)]}]
     results["weak"].append({"fraction": 0.25, "semi": _row("semi", 39.0), "alone": _row("alone", 45.0)})
+    results["cloud_weight"] = [_row("S4 (RC2CHP, PoE), lambda_cloud 0.01", 28.5)]
     path = tmp_path / "results.json"
     path.write_text(json.dumps(results))
     out = tmp_path / "RESULTS.md"
@@ -60,4 +61,5 @@ def test_render_seed_spread_and_the_quarter_labels_verdict(tmp_path):
     assert "| S1 (R2P) | 40.00 | 42.00 | 44.00 | 42.00 | 2.00 |" in text
     assert "| S4 (RC2CHP, PoE) | 30.00 | 31.00 | 29.00 | 30.00 | 1.00 |" in text
     assert "S4 vs S1 over the seeds: +28.6% lower mean EPE" in text
+    assert "| S4 (RC2CHP, PoE), lambda_cloud 0.01 | 28.50 | 27.50 | 0.500 | 12 |" in text
     assert "semi-supervised RC2CHP (39.00 mm, 2 steps) beats fully supervised S1 (40.00 mm, 3 steps)" in text

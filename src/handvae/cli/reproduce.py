@@ -23,6 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weak", default="0.05,0.1,0.25,0.5,1.0", help="labelled fractions, comma-separated")
     p.add_argument("--extra-seeds", default="1,2",
                    help="S1 and S4 are retrained with these seeds to measure the seed spread ('' for none)")
+    p.add_argument("--no-cloud-weight", action="store_true", help="skip the lambda_cloud 0.01 rows")
     p.add_argument("--only", nargs="*", default=[], help="only these rows (S1, S4, weak, ...)")
     p.add_argument("--set", nargs="*", default=None, metavar="KEY=VALUE",
                    help="config overrides for every run (default: data.augment=false, the CPU benchmark's)")
@@ -51,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
                         "or pass --configs")
     plan = Plan(out=args.out, configs=args.configs, train=args.train, test=args.test, steps=args.steps,
                 weak_steps=args.weak_steps, seed=args.seed, workers=args.workers, weak=weak, only=args.only,
-                extra_seeds=seeds, overrides=BENCHMARK_OVERRIDES if args.set is None else tuple(args.set))
+                extra_seeds=seeds, cloud_weight_rows=not args.no_cloud_weight,
+                overrides=BENCHMARK_OVERRIDES if args.set is None else tuple(args.set))
     reproduce(plan, preset="cpu" if args.preset == "cpu" else "")
     return 0
