@@ -90,6 +90,11 @@ def build_benchmark(plan: Plan, crop: int) -> Path:
     return cache
 
 
+def run_overrides(plan: Plan, seed: int, steps: int) -> list[str]:
+    """Config overrides of one benchmark run: seed, step budget, four validations, the plan's overrides."""
+    return [f"seed={seed}", f"trainer.max_steps={steps}", f"trainer.val_every={max(steps // 4, 1)}", *plan.overrides]
+
+
 def train_and_evaluate(name: str, cfg_file: Path, overrides: list[str], run_dir: Path, cache: Path) -> dict:
     """Train one run (unless already evaluated) and return its metrics and wall time."""
     from handvae.eval.evaluate import BASELINE, evaluate_runs
@@ -125,8 +130,7 @@ def reproduce(plan: Plan, preset: str = "cpu") -> dict:
     cache = build_benchmark(plan, crop)
     results: dict = {"plan": {k: (str(v) if isinstance(v, Path) else v) for k, v in plan.__dict__.items()},
                      "environment": environment(), "table1": [], "weak": []}
-    common = [f"seed={plan.seed}", f"trainer.max_steps={plan.steps}", f"trainer.val_every={max(plan.steps // 4, 1)}",
-              *plan.overrides]
+    common = run_overrides(plan, plan.seed, plan.steps)
     for name, cfg_file, paper in TABLE1:
         if plan.only and not any(o.lower() in name.lower() for o in plan.only):
             continue
@@ -146,8 +150,7 @@ def reproduce(plan: Plan, preset: str = "cpu") -> dict:
                                                           plan.out / "cloud_weight" / stem, cache))
         _save(plan.out, results)
     n_train = plan.train
-    weak_common = [f"seed={plan.seed}", f"trainer.max_steps={plan.weak_steps}",
-                   f"trainer.val_every={max(plan.weak_steps // 4, 1)}", *plan.overrides]
+    weak_common = run_overrides(plan, plan.seed, plan.weak_steps)
     for m in plan.weak if not plan.only or "weak" in plan.only else ():
         tag = f"m{round(100 * m):03d}"
         _log(t0, f"weak supervision m = {m:.0%}: semi-supervised RC2CHP")
@@ -181,8 +184,7 @@ def seed_spread(plan: Plan, cfg_dir: Path, cache: Path, table1: list[dict], t0: 
         runs = [row]
         for seed in plan.extra_seeds:
             _log(t0, f"seed spread: {row['name']}, seed {seed}")
-            over = [f"seed={seed}", f"trainer.max_steps={plan.steps}", f"trainer.val_every={max(plan.steps // 4, 1)}",
-                    *plan.overrides]
+            over = run_overrides(plan, seed, plan.steps)
             run_dir = plan.out / "seeds" / f"{Path(cfg_file).stem}_seed{seed}"
             runs.append(train_and_evaluate(f"{row['name']} seed {seed}", cfg_dir / cfg_file, over, run_dir, cache))
         out.append({"name": row["name"], "seeds": [plan.seed, *plan.extra_seeds], "runs": runs})
