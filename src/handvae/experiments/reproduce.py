@@ -4,8 +4,8 @@
    prepared once (CPU preset crops). The size: a plain ResNet-18 regressor trained without augmentation on
    2,000 samples of this world memorised them (training loss 3.4 -> 1.8 in 1,000 steps) with no held-out gain
    (49.9 mm against a 51.7 mm mean-pose floor), while on 10,000 samples S1 reaches 45.8 mm in 1,200 steps:
-   the number of samples, not the model, limits early generalisation. 10,000 is what synthesises in about
-   4 minutes on 2 cores and keeps the whole reproduction within 90 minutes.
+   the number of samples, not the model, limits early generalisation. 10,000 samples synthesise and prepare in about
+   3 minutes on 2 cores and keep the whole reproduction within 90 minutes.
 2. Table 1: S1, S2 (R2HP, R2CP, R2CHP), S3, S4, RD2DHP and the iterative baseline, each trained with
    the same budget of steps on the same data, evaluated RGB-only under the paper's protocol; S1 retrained
    with two more seeds (the seed spread), and the cloud strategies with a smaller lambda_cloud.
