@@ -61,7 +61,7 @@ def test_tiny_s4_run_learns_far_below_the_mean_pose(tiny_cache, tmp_path):
     Validation is RGB-only on those same 96 samples (``data.val_split=train``), against the mean-pose
     baseline scored on them: the loop must fit what it is shown. Generalisation to held-out samples
     takes thousands of steps on this world (``make demo``, ``make reproduce``), more than a test can afford.
-    Measured on an idle 2-core CPU: about 51 mm at step 100 down to about 35 mm at step 300, baseline 51.8 mm.
+    Measured (2-core CPU, about 65 s): 47.3, 41.0 and 35.5 mm at steps 100, 200, 300; baseline 51.8 mm.
     """
     from handvae.data.batches import build_loader
     from handvae.eval.predict import mean_pose_baseline
