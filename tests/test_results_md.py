@@ -43,6 +43,9 @@ def test_render_says_when_the_ordering_fails(tmp_path):
     out = tmp_path / "RESULTS.md"
     main([str(path), "--out", str(out)])
     assert "does not hold here" in out.read_text()
+    path.write_text(json.dumps(_results([40.0, 36.0, 34.0, 42.0])))
+    main([str(path), "--out", str(out)])
+    assert "S4 vs S1: 5.0% higher mean EPE" in out.read_text()  # 42 / 40 - 1
 
 
 def test_render_seed_spread_and_the_quarter_labels_verdict(tmp_path):

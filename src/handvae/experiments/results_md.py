@@ -52,7 +52,7 @@ def _seed_lines(seeds: list[dict]) -> list[str]:
 
     n = max(len(s["seeds"]) for s in seeds)
     lines = ["", "## Seed spread", "", "The same runs retrained with other seeds (data order, initialisation, "
-             "augmentation draws): differences between rows smaller than this spread are not an ordering.", "",
+             "random draws): differences between rows smaller than this spread are not an ordering.", "",
              "| strategy | " + " | ".join(f"seed {i}" for i in range(n)) + " | mean | std |",
              "|---|" + "---:|" * (n + 2)]
     means = {}
@@ -114,7 +114,8 @@ def render(results: dict, speed: str | None, out: Path) -> str:
             seq = [s1, s2_best, next((r for r in rows if r["name"].startswith("S3")), None), s4]
             seq = [r for r in seq if r is not None]
             ordered = all(a["mean_epe_mm"] > b["mean_epe_mm"] for a, b in itertools.pairwise(seq))
-            lines += ["", f"S4 vs S1: {gain:+.1f}% lower mean EPE (paper: 20.9% on RHD). "
+            verdict = f"{gain:+.1f}% lower" if gain >= 0 else f"{-gain:.1f}% higher"
+            lines += ["", f"S4 vs S1: {verdict} mean EPE (paper: 20.9% lower on RHD). "
                       f"Ordering S4 < S3 < best S2 < S1 {'holds' if ordered else 'does not hold'} here "
                       f"(rows compared: {', '.join(r['name'] for r in seq)}; order of presets: {', '.join(order)})."]
         _plot_pck(rows, out.parent / "results_pck.png")
