@@ -24,7 +24,8 @@ def tiny_overrides(cache, out_dir, **extra) -> list[str]:
     base = {
         "data.cache": str(cache), "out_dir": str(out_dir), "data.crop_size": 32, "data.n_points": 64,
         "model.rgb_width": 8, "model.point_width": 0.125, "trainer.batch_size": 16, "trainer.val_every": 3,
-        "trainer.log_every": 1, "trainer.device": "cpu", "trainer.lr": 1e-3, "trainer.beta_anneal_epochs": 1.0,
+        "trainer.log_every": 1, "trainer.device": "cpu", "trainer.lr": 1e-3, "trainer.beta_anneal_steps": 6,
+        "data.val_holdout": 16,
     }
     base.update(extra)
     return [f"{k}={v}" for k, v in base.items()]

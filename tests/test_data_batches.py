@@ -192,13 +192,13 @@ def test_build_loader_from_data_config(split):
     from handvae.errors import UserError
     from handvae.schema import DataConfig
 
-    cfg = DataConfig(cache=str(split.parent), crop_size=32, n_points=16, labelled_fraction=0.2)
+    cfg = DataConfig(cache=str(split.parent), crop_size=32, n_points=16, labelled_fraction=0.2, val_split="test")
     loader = build_loader(cfg, "train", batch_size=2, modalities="RCP")
     b = next(iter(loader))
     assert set(b) == {"R", "C", "P", "present", "scale_mm", "centroid_mm", "R_vc", "index"}
     assert loader.n_labelled == 1 and loader.augment is not None
     with pytest.raises(UserError, match="crop size 32"):
-        build_loader(DataConfig(cache=str(split.parent), n_points=16), "train", batch_size=2)
+        build_loader(DataConfig(cache=str(split.parent), n_points=16, val_split="test"), "train", batch_size=2)
 
 
 def test_stb_stereo_camera_has_no_cloud(tmp_path):
@@ -212,7 +212,8 @@ def test_stb_stereo_camera_has_no_cloud(tmp_path):
     assert np.allclose(s.xyz, want, atol=1e-6) and not s.has_depth
     u, v = np.rint(project(want, BB_K)).astype(int).T
     assert s.mask[v, u].all()
-    out = prepare(PrepareConfig("stb", str(root), camera="bb", size=32, points=16), tmp_path / "c", progress=False)
+    out = prepare(PrepareConfig("stb", str(root), camera="bb", size=32, points=16,
+                                        mirror="none"), tmp_path / "c", progress=False)
     a = open_split(out)
     assert not a["has_cloud"][0] and np.allclose(a["centroid_mm"][0], want.mean(0), atol=1e-3)
     b = next(iter(BatchLoader(out, batch_size=1, train=False, n_points=16, heatmap_size=16)))

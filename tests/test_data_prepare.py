@@ -63,7 +63,8 @@ def test_mirroring_left_hands_is_undone_for_metrics(tmp_path):
     a = open_split(out)
     assert a["mirrored"][0] and a["side"][0] == 0
     # mirrored working frame: the hand's x flips sign, so the centroid's x does too
-    plain = open_split(prepare(PrepareConfig("stb", str(root), size=32, points=64), tmp_path / "p", progress=False))
+    plain_cfg = PrepareConfig("stb", str(root), size=32, points=64, mirror="none")
+    plain = open_split(prepare(plain_cfg, tmp_path / "p", progress=False))
     assert a["centroid_mm"][0, 0] == pytest.approx(-plain["centroid_mm"][0, 0], abs=1e-3)
     back = to_camera_mm(a["pose"], a["R_vc"], a["centroid_mm"], a["scale_mm"], a["mirrored"])
     assert np.allclose(back, a["xyz_mm"], atol=1e-3) and np.allclose(a["xyz_mm"], plain["xyz_mm"])

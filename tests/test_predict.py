@@ -19,13 +19,18 @@ S = 32  # the tiny model's crop size
 
 @pytest.fixture(scope="module")
 def samples(tiny_cache):
-    """(raw samples of the tiny world's test split, their cached arrays) for the first 4 samples."""
+    """(raw samples of the tiny world's test split, their cached arrays) for the first 4 samples.
+
+    A left hand is returned mirrored, as prepare cached it (the cache's ``mirrored`` flag).
+    """
     from handvae.data.cache import open_split
+    from handvae.data.raw import mirror_sample
     from handvae.data.rhd import RHDReader
 
     reader = RHDReader(tiny_cache.parent / "rhd", "test")
     arrays = open_split(tiny_cache / "test")
-    return [reader.read(i) for i in range(4)], arrays
+    raws = [reader.read(i) for i in range(4)]
+    return [mirror_sample(r) if arrays["mirrored"][i] else r for i, r in enumerate(raws)], arrays
 
 
 def box_of(arrays, i):
@@ -36,7 +41,6 @@ def box_of(arrays, i):
 def test_crop_is_the_training_crop(samples):
     raws, arrays = samples
     for i, raw in enumerate(raws):
-        assert not arrays["mirrored"][i]
         center, half = box_of(arrays, i)
         crop = crop_image(raw.image, center, half, S, raw.K, max_downsample=1e9)
         np.testing.assert_array_equal(crop.pixels, np.asarray(arrays["image"][i]))
@@ -204,3 +208,37 @@ def test_wrong_checkpoint(samples, tiny_checkpoint, tmp_path, capsys, kind, need
     rc = main(["predict", str(photo), "--checkpoint", str(ckpt), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert rc == 2 and str(ckpt) in err and needle in err
+
+
+def test_a_left_hand_is_predicted_as_the_mirror_image_of_its_right_hand(samples, tiny_run, tmp_path):
+    """A model trained on right hands (left ones mirrored) sees ``--hand left`` photos mirrored back.
+
+    The mirror photo of a hand, said to be a left hand, must give the mirror image of what the
+    original photo gives as a right hand: pose x negated, image columns u -> W - 1 - u, camera x negated.
+    """
+    raws, _ = samples
+    photo, bbox, K = write_photo(samples, tmp_path / "right", 0)
+    image = raws[0].image
+    width = image.shape[1]
+    left = tmp_path / "left" / "photo0.png"
+    left.parent.mkdir()
+    Image.fromarray(np.ascontiguousarray(image[:, ::-1])).save(left)
+    x, y, w, h = (float(v) for v in bbox.split(","))
+    fx, fy, cx, cy = (float(v) for v in K.split(","))
+    bbox_m = f"{width - x - w},{y},{w},{h}"
+    K_m = f"{fx},{fy},{width - 1 - cx},{cy}"
+    assert main(["predict", str(photo), "--checkpoint", str(tiny_run), "--out", str(tmp_path / "o_r"),
+                 "--bbox", bbox, "--K", K, "--no-progress"]) == 0
+    assert main(["predict", str(left), "--checkpoint", str(tiny_run), "--out", str(tmp_path / "o_l"),
+                 "--bbox", bbox_m, "--K", K_m, "--hand", "left", "--no-progress"]) == 0
+    right = json.loads((tmp_path / "o_r" / "photo0.json").read_text())
+    mirror = json.loads((tmp_path / "o_l" / "photo0.json").read_text())
+    assert right["model"]["trained_hands"] == "right" and mirror["mirrored_for_model"] is True
+    flip = np.array([-1.0, 1.0, 1.0])
+    np.testing.assert_allclose(np.array(mirror["pose_normalised"]), np.array(right["pose_normalised"]) * flip,
+                               atol=2e-5)
+    uv_r, uv_m = np.array(right["uv_px"]), np.array(mirror["uv_px"])
+    np.testing.assert_allclose(uv_m[:, 0], width - 1 - uv_r[:, 0], atol=0.02)
+    np.testing.assert_allclose(uv_m[:, 1], uv_r[:, 1], atol=0.02)
+    np.testing.assert_allclose(np.array(mirror["camera"]["joints_cam_mm"]),
+                               np.array(right["camera"]["joints_cam_mm"]) * flip, atol=0.05)

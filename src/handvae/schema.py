@@ -16,7 +16,11 @@ class DataConfig:
 
     cache: str = ""  # prepared cache folder (``handvae prepare``)
     train_split: str = "train"
-    val_split: str = "test"
+    # Model selection and the lr schedule look at ``val_split``; ``holdout`` (default) is the last
+    # ``val_holdout`` samples of ``train_split``, which training then never sees. The test split is
+    # scored once, at the end, by ``handvae evaluate``.
+    val_split: str = "holdout"
+    val_holdout: int = 500
     crop_size: int = 256  # px; 256 in the paper, 64-128 for CPU presets
     n_points: int = 256  # points per cloud per step (fresh random subset each step)
     heatmap_size: int = 64
@@ -27,7 +31,7 @@ class DataConfig:
     aug_rotate: float = 3.141592653589793  # radians, uniform in [-a, a] about the camera axis
     aug_hue: float = 0.1
     labelled_fraction: float = 1.0  # weak supervision: first m of the training set keep P
-    max_samples: int = 0  # 0 = all; otherwise the first N of the training split
+    max_samples: int = 0  # 0 = all; otherwise the first N of the training split (after the holdout)
     on_device: str = "auto"  # auto | always | never: hold the split in device memory
 
 
@@ -42,6 +46,7 @@ class ModelConfig:
     init_logvar: float = -4.0  # initial log-variance of every encoder (not in the paper; 0 learns far slower)
     prior_expert: bool = False  # PoE with the N(0, I) expert (MVAE form); the paper has none
     point_width: float = 1.0  # width multiplier of ResPEL and FoldingNet (1 = the paper's)
+    heat_width: float = 1.0  # width multiplier of the heatmap decoder (1 = the paper's 128, 64, 32 channels)
     depth_width: int = 32  # base channels of the depth encoder/decoder (RD2DHP ablation)
     pretrained: str = ""  # optional path to torchvision ResNet-18 weights (.pth / .safetensors)
 
@@ -68,9 +73,14 @@ class TrainerConfig:
     val_batch_size: int = 64
     epochs: int = 50
     max_steps: int = 0  # 0 = no step limit
+    max_minutes: float = 0.0  # 0 = no limit; else stop (validate, checkpoint) after this much training wall time
+    schedule: str = "plateau"  # plateau: the paper's lr / 10 on plateaus | cosine: warm-up, then cosine to 0
+    warmup_steps: int = 0  # cosine only: linear warm-up from 0
     beta_start: float = 1e-5
     beta_end: float = 1e-3
-    beta_anneal_epochs: float = 10.0
+    # Steps of the log-linear beta ramp: the paper's 10 epochs of RHD (41,258 samples) at batch 32.
+    # Given in steps so that a recipe means the same at any dataset size.
+    beta_anneal_steps: int = 12890
     plateau_patience: int = 5  # validations without improvement before lr /= 10
     max_lr_drops: int = 2
     val_every: int = 500  # steps

@@ -16,6 +16,8 @@ HELP = "end-to-end demo on the CPU: synthetic world, prepare, short S4 training,
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=Path("demo"), help="output folder (default demo/)")
     p.add_argument("--train", type=int, default=1000, help="synthetic training samples (default 1000)")
+    p.add_argument("--val", type=int, default=200,
+                   help="more synthetic samples, held out from training for model selection (default 200)")
     p.add_argument("--test", type=int, default=200, help="synthetic test samples (default 200)")
     p.add_argument("--steps", type=int, default=1500, help="training steps of batch 32 (default 1500)")
     p.add_argument("--config", type=Path, default=None, help="training config (default configs/cpu/s4.yaml)")
@@ -53,11 +55,12 @@ def run(args: argparse.Namespace) -> int:
     def stage(text: str) -> None:
         print(f"[{time.perf_counter() - t0:6.0f} s] {text}", flush=True)
 
-    stage(f"1/5 synthetic world: {args.train} train / {args.test} test samples")
-    world = generate_dataset("rhd", out / "world", args.train, args.test, seed=args.seed, workers=args.workers,
-                             overwrite=True, size=128, progress=True)
+    stage(f"1/5 synthetic world: {args.train} train + {args.val} validation / {args.test} test samples")
+    world = generate_dataset("rhd", out / "world", args.train + args.val, args.test, seed=args.seed,
+                             workers=args.workers, overwrite=True, size=128, progress=True)
     cfg = load_config(Config, cfg_path, [f"data.cache={out / 'cache'}", f"out_dir={out / 'run_s4'}",
-                                         f"seed={args.seed}", f"trainer.max_steps={args.steps}"])
+                                         f"seed={args.seed}", f"trainer.max_steps={args.steps}",
+                                         f"data.val_holdout={args.val}"])
     stage(f"2/5 prepare: {cfg.data.crop_size} px crops")
     for split in ("train", "test"):
         prepare(PrepareConfig(source="rhd", root=str(world), split=split, size=cfg.data.crop_size,

@@ -31,6 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bone-mm", type=float, default=None,
                    help="assumed middle MCP-PIP bone length in mm (the pose's scale; default 35, an adult hand)")
     p.add_argument("--margin", type=float, default=1.25, help="box enlargement, as in training (default 1.25)")
+    p.add_argument("--hand", choices=["right", "left"], default="right",
+                   help="the side of the hand in the photos (default right); a model trained on right hands "
+                        "(the default) sees a left hand mirrored and its prediction is mirrored back")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
     p.add_argument("--seed", type=int, default=0, help="random seed (inference is deterministic)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -56,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     opt = PredictOptions(
         bbox=parse_bbox(args.bbox) if args.bbox is not None else None,
         K=parse_K(args.K) if args.K is not None else None,
-        margin=args.margin, bone_mm=bone,
+        margin=args.margin, bone_mm=bone, hand=args.hand,
     )
     paths = collect_images(args.inputs)
     if args.out.exists() and not args.out.is_dir():

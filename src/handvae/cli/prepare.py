@@ -15,7 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=256, help="crop size in px (paper: 256)")
     parser.add_argument("--points", type=int, default=1024, help="cloud points stored per sample")
     parser.add_argument("--margin", type=float, default=1.25, help="crop box = longer mask side x margin")
-    parser.add_argument("--mirror", choices=["none", "left"], default="none", help="mirror left hands")
+    parser.add_argument("--mirror", choices=["none", "left"], default="left",
+                        help="left (default): mirror left hands to right ones, so the model learns one side; "
+                             "none: keep both sides as they are")
     parser.add_argument("--camera", choices=["sk", "bb"], default="sk", help="STB camera (sk: colour+depth)")
     parser.add_argument("--radius-mm", type=float, default=20.0, help="STB hand segmentation radius")
     parser.add_argument("--limit", type=int, default=0, help="only the first N samples (0 = all)")

@@ -12,6 +12,8 @@ Order and randomness: the epoch's order follows DistributedSampler (a permutatio
 from r); the augmentation generator is re-seeded from (seed, epoch, step, rank) at every step, so
 (epoch, position) fully determine what comes next and ``load_state_dict`` resumes exactly.
 Weak supervision: samples with index < round(labelled_fraction * N) keep P (present['P']).
+A loader may cover a range of the split (``start``, ``max_samples``): the trainer validates on the
+tail of the training split (``holdout_ranges``) and trains on the rest; indices stay the split's.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class BatchLoader:
         augment: aug.AugmentConfig | None = None,
         labelled_fraction: float = 1.0,
         max_samples: int = 0,
+        start: int = 0,
         on_device: str = "auto",
         rank: int = 0,
         world_size: int = 1,
@@ -77,7 +80,10 @@ class BatchLoader:
         names = sorted({f for m in modalities for f in _FIELDS[m]} | set(_META))
         self.arrays = open_split(self.split_dir, names)
         total = int(self.manifest["count"])
-        self.n = total if max_samples <= 0 else min(max_samples, total)
+        if not 0 <= start < total:
+            raise UserError(f"{self.split_dir}: sample range starts at {start}, the split has {total} samples")
+        self.start = start
+        self.n = total - start if max_samples <= 0 else min(max_samples, total - start)
         self.size = int(self.arrays["image"].shape[1]) if "image" in self.arrays else int(self.manifest["crop_size"])
         if "C" in modalities and self.arrays["cloud"].shape[1] < n_points:
             raise UserError(f"{self.split_dir}: {self.arrays['cloud'].shape[1]} points stored, {n_points} asked")
@@ -85,7 +91,8 @@ class BatchLoader:
         self.resident = self._decide_resident(on_device)
         self.data: dict[str, torch.Tensor] = {}
         if self.resident:
-            self.data = {k: torch.from_numpy(np.array(v[: self.n])).to(self.device) for k, v in self.arrays.items()}
+            self.data = {k: torch.from_numpy(np.array(v[start : start + self.n])).to(self.device)
+                         for k, v in self.arrays.items()}
         self.epoch, self.position = 0, 0
         self.generator = torch.Generator(device=self.device)
 
@@ -105,7 +112,7 @@ class BatchLoader:
 
     # --- order ------------------------------------------------------------------------------------
     def indices(self, epoch: int | None = None) -> torch.Tensor:
-        """This rank's sample order for ``epoch`` (DistributedSampler semantics), (M,) long."""
+        """This rank's sample order for ``epoch`` (DistributedSampler semantics), (M,) long split indices."""
         epoch = self.epoch if epoch is None else epoch
         if self.train:
             g = torch.Generator()
@@ -116,7 +123,7 @@ class BatchLoader:
         total = math.ceil(self.n / self.world_size) * self.world_size
         if total > self.n:
             order = torch.cat([order] * math.ceil(total / self.n))[:total]
-        return order[self.rank : total : self.world_size]
+        return self.start + order[self.rank : total : self.world_size]
 
     def __len__(self) -> int:
         m = math.ceil(self.n / self.world_size)
@@ -143,7 +150,7 @@ class BatchLoader:
     # --- iteration ------------------------------------------------------------------------------
     def _gather(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.resident:
-            dev_idx = idx.to(self.device)
+            dev_idx = (idx - self.start).to(self.device)
             return {k: v[dev_idx] for k, v in self.data.items()}
         order = np.argsort(idx.numpy(), kind="stable")
         sorted_idx = idx.numpy()[order]
@@ -258,6 +265,36 @@ def assemble(
     return batch
 
 
+HOLDOUT = "holdout"
+
+
+def sample_range(cfg, split: str, train: bool) -> tuple[str, int, int]:
+    """(split folder name, first sample, sample count or 0 = to the end) of a loader for ``cfg``.
+
+    ``split == "holdout"`` is the last ``cfg.val_holdout`` samples of ``cfg.train_split``; while
+    ``cfg.val_split`` is ``holdout`` the training loader stops before them (and ``max_samples``
+    counts from the start of what is left).
+    """
+    if split == HOLDOUT:
+        total = _count(cfg, cfg.train_split)
+        return cfg.train_split, total - _holdout(cfg, total), 0
+    if train and cfg.val_split == HOLDOUT and split == cfg.train_split:
+        keep = _count(cfg, split) - _holdout(cfg, _count(cfg, split))
+        return split, 0, keep if cfg.max_samples <= 0 else min(cfg.max_samples, keep)
+    return split, 0, cfg.max_samples if train else 0
+
+
+def _count(cfg, split: str) -> int:
+    return int(read_manifest(Path(cfg.cache) / split)["count"])
+
+
+def _holdout(cfg, total: int) -> int:
+    if not 1 <= cfg.val_holdout <= total // 2:
+        raise UserError(f"data.val_holdout={cfg.val_holdout}: expected 1 to half of the {total} samples of "
+                        f"split {cfg.train_split!r} (or set data.val_split to another split, such as 'test')")
+    return int(cfg.val_holdout)
+
+
 def build_loader(
     cfg,
     split: str,
@@ -269,8 +306,12 @@ def build_loader(
     rank: int = 0,
     world_size: int = 1,
 ) -> BatchLoader:
-    """A :class:`BatchLoader` for ``cfg`` (a :class:`handvae.schema.DataConfig`) and split name."""
-    split_dir = Path(cfg.cache) / split
+    """A :class:`BatchLoader` for ``cfg`` (a :class:`handvae.schema.DataConfig`) and a split name.
+
+    ``split`` is a folder of the cache or ``"holdout"`` (see :func:`sample_range`).
+    """
+    folder, start, count = sample_range(cfg, split, train)
+    split_dir = Path(cfg.cache) / folder
     loader = BatchLoader(
         split_dir,
         batch_size=batch_size,
@@ -285,7 +326,8 @@ def build_loader(
         if (cfg.augment and train)
         else None,
         labelled_fraction=cfg.labelled_fraction if train else 1.0,
-        max_samples=cfg.max_samples if train else 0,
+        max_samples=count,
+        start=start,
         on_device=cfg.on_device,
         rank=rank,
         world_size=world_size,

@@ -1,7 +1,11 @@
 """``prepare``: raw samples -> one cached split (crop, viewpoint correction, cloud, normalisation).
 
 Per sample (SPEC section 7):
-1. optional mirroring of left hands to the right (``mirror='left'``; undone by :func:`to_camera_mm`);
+1. mirroring of left hands to the right (``mirror='left'``, the default, as hand3d does: the model
+   learns one side, the cache's ``mirrored`` flag records which samples were flipped and
+   :func:`to_camera_mm` undoes it; prediction mirrors a left hand's photo the same way). A left hand
+   seen from the palm and a right hand seen from the back look alike, so a model trained on both
+   sides without knowing which cannot learn depth. ``mirror='none'`` keeps both sides;
 2. the crop: square box around the hand mask times ``margin``, rendered by the virtual camera of
    :mod:`handvae.data.crop` at S x S (the same crop a predictor makes from a box on a photo);
 3. the hand-surface cloud: mask pixels with valid depth, back-projected with K (mm); its mean is
@@ -41,7 +45,7 @@ class PrepareConfig:
     size: int = 256  # crop px (the paper's 256; 64-128 for CPU)
     points: int = 1024  # cloud points stored per sample
     margin: float = 1.25  # box half-size = longer mask side / 2 * margin
-    mirror: str = "none"  # none | left (mirror left hands to right)
+    mirror: str = "left"  # left: mirror left hands to right ones (default) | none: keep both sides
     camera: str = "sk"  # STB only: sk | bb
     radius_mm: float = 20.0  # STB only: hand segmentation radius around the bones
     limit: int = 0  # 0 = all samples; else the first N

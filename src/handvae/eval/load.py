@@ -29,6 +29,16 @@ def resolve_checkpoint(path: str | os.PathLike, which: str = "best") -> Path:
     return path
 
 
+def trained_hands(checkpoint: str | os.PathLike) -> str:
+    """Which hands a checkpoint was trained on: ``"right"`` (left hands mirrored, the default) or ``"both"``.
+
+    Checkpoints written before the side was recorded say nothing and count as ``"both"``.
+    """
+    from handvae.train.checkpoint import read_checkpoint
+
+    return str(read_checkpoint(resolve_checkpoint(checkpoint))[1].get("state", {}).get("hands", "both"))
+
+
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", which: str = "best"):
     """``(model in eval mode, Config, checkpoint path)`` from a run folder or checkpoint file."""
     from handvae.models import build_model

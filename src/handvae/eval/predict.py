@@ -73,5 +73,5 @@ def mean_pose_baseline(train_split_dir, loader, cfg) -> Result:
     from handvae.data.cache import open_split
 
     mean = np.asarray(open_split(train_split_dir, ["pose"])["pose"], np.float64).mean(axis=0)
-    index = np.arange(loader.n)
+    index = loader.start + np.arange(loader.n)
     return _score_split(np.broadcast_to(mean, (index.size, 21, 3)), index, loader, cfg)[0]

@@ -11,6 +11,13 @@
 
 Every decoder takes ``z (B, Z)``; shapes are documented per class. Layers followed by BatchNorm
 have no bias (BN's shift replaces it).
+
+Initialisation (not in the paper): each decoder starts with outputs at the scale of its targets,
+so no loss term dominates the first steps by the size of its decoder's first guess. The pose MLP's
+hidden layers use He initialisation (PyTorch's default shrinks a ReLU stack's output ~2.4x per
+layer) and its last layer starts small (``POSE_INIT_RMS``); FoldingNet's last BatchNorm starts with
+a gain that puts the first cloud at ``CLOUD_INIT_RMS`` per coordinate instead of ~1.9 (3 tanh of a
+unit normal).
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ from torch.nn import functional as F
 
 from handvae.errors import UserError
 from handvae.skeleton import NUM_JOINTS
+
+POSE_INIT_RMS = 0.1  # normalised units: the rms of the first pose guess (targets: about 0.4 about the centroid)
+CLOUD_INIT_RMS = 0.4  # normalised units per coordinate: the hand-surface clouds' rms about their centroid
 
 
 def _tconv(in_ch: int, out_ch: int, bias: bool = True) -> nn.ConvTranspose2d:
@@ -49,6 +59,13 @@ class PoseDecoder(nn.Module):
             nn.Linear(hidden, hidden), nn.ReLU(inplace=True),
             nn.Linear(hidden, joints * 3),
         )
+        linears = [m for m in self.net if isinstance(m, nn.Linear)]
+        for layer in linears[:-1]:
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+            nn.init.zeros_(layer.bias)
+        # The last layer maps hidden features of rms ~ |z| to a first guess of rms ~ POSE_INIT_RMS.
+        nn.init.normal_(linears[-1].weight, std=POSE_INIT_RMS / math.sqrt(hidden))
+        nn.init.zeros_(linears[-1].bias)
 
     def forward(self, z: Tensor) -> Tensor:
         return self.net(z).view(z.shape[0], self.joints, 3)
@@ -86,7 +103,7 @@ class Fold(nn.Module):
     concatenated copy); the rest runs on ``(B * N, C)`` matrices.
     """
 
-    def __init__(self, latent_dim: int, in_dim: int, widths: list[int], scale: float) -> None:
+    def __init__(self, latent_dim: int, in_dim: int, widths: list[int], scale: float, init_rms: float = 0.0) -> None:
         super().__init__()
         self.z_in = nn.Linear(latent_dim, widths[0], bias=False)  # BN follows: no bias
         self.p_in = nn.Linear(in_dim, widths[0], bias=False)
@@ -95,7 +112,10 @@ class Fold(nn.Module):
         for w in widths[1:]:
             layers += [nn.Linear(ch, w, bias=False), nn.BatchNorm1d(w), nn.ReLU(inplace=True)]
             ch = w
-        layers += [nn.Linear(ch, 3, bias=False), nn.BatchNorm1d(3), nn.Tanh()]
+        out_bn = nn.BatchNorm1d(3)
+        if init_rms > 0:  # tanh(x) ~ x for small x: a BN gain of init_rms / scale gives outputs of rms ~ init_rms
+            nn.init.constant_(out_bn.weight, init_rms / scale)
+        layers += [nn.Linear(ch, 3, bias=False), out_bn, nn.Tanh()]
         self.net = nn.Sequential(*layers)
         self.scale = scale
 
@@ -123,7 +143,7 @@ class FoldingDecoder(nn.Module):
         self.register_buffer("grid", torch.stack([gx, gy], dim=-1).reshape(1, n_points, 2), persistent=False)
         widths = [max(8, round(w * width_mult)) for w in (256, 512, 1024, 512)]
         self.fold1 = Fold(latent_dim, 2, widths, scale=1.0)
-        self.fold2 = Fold(latent_dim, 3, widths, scale=3.0)
+        self.fold2 = Fold(latent_dim, 3, widths, scale=3.0, init_rms=CLOUD_INIT_RMS)
 
     def forward(self, z: Tensor) -> Tensor:
         grid = self.grid.expand(z.shape[0], -1, -1).to(z.dtype)

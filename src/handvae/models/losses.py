@@ -100,6 +100,14 @@ def chamfer(pred: Tensor, target: Tensor) -> Tensor:
 
 
 _ASSIGN_THREADS = min(8, os.cpu_count() or 1)
+_ASSIGN_POOL: ThreadPoolExecutor | None = None  # made once: a pool per call cost more than 64-point problems
+
+
+def _assign_pool() -> ThreadPoolExecutor:
+    global _ASSIGN_POOL
+    if _ASSIGN_POOL is None:
+        _ASSIGN_POOL = ThreadPoolExecutor(_ASSIGN_THREADS, thread_name_prefix="emd")
+    return _ASSIGN_POOL
 
 
 def emd_assignment(pred: Tensor, target: Tensor) -> Tensor:
@@ -109,16 +117,18 @@ def emd_assignment(pred: Tensor, target: Tensor) -> Tensor:
         cost = torch.cdist(pred.detach().double().cpu(), target.detach().double().cpu()).numpy()
     perm = np.empty(cost.shape[:2], dtype=np.int64)
 
-    def solve(b: int) -> None:
-        rows, cols = linear_sum_assignment(cost[b])
-        perm[b, rows] = cols
+    def solve(batch_rows: range) -> None:
+        for b in batch_rows:
+            rows, cols = linear_sum_assignment(cost[b])
+            perm[b, rows] = cols
 
-    if cost.shape[0] > 1 and _ASSIGN_THREADS > 1:  # scipy releases the GIL: one problem per core
-        with ThreadPoolExecutor(_ASSIGN_THREADS) as pool:
-            list(pool.map(solve, range(cost.shape[0])))
+    n, k = cost.shape[0], _ASSIGN_THREADS
+    # scipy releases the GIL: one contiguous share of the batch per core, where the problems are large
+    # enough to pay for it (measured on 2 cores: 1.3x faster at 144 points, 1.4x slower at 64)
+    if n > 1 and k > 1 and cost.shape[1] >= 128:
+        list(_assign_pool().map(solve, [range(i * n // k, (i + 1) * n // k) for i in range(k)]))
     else:
-        for b in range(cost.shape[0]):
-            solve(b)
+        solve(range(n))
     return torch.from_numpy(perm).to(pred.device)
 
 

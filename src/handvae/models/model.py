@@ -12,8 +12,9 @@ Training forward, ``model(batch)``, returns a dict:
 - ``valid[elbo]``: ``(B,)`` bool, samples whose inputs for that ELBO are present
   (a product of experts is valid when any expert is present and uses only the present ones).
 
-All ELBO latents go through each decoder in ONE call (concatenated along the batch), so the
-decoders' BatchNorm statistics are taken over all of them together. ``model(batch, elbos=[...],
+Each ELBO's latent goes through each decoder in its OWN call, so a decoder's BatchNorm batch
+statistics are those of one ELBO's latents: a loss term of one ELBO sends no gradient to the
+encoders of another (in S4 the ``C`` ELBO's Chamfer term does not reach the RGB encoder). ``model(batch, elbos=[...],
 decoders=[...])`` computes only the named ELBO latents / decoders: the iterative (Spurr et al.)
 baseline trains one encoder/decoder pair per batch with e.g. ``model(batch, elbos=["C"],
 decoders=["P"])`` and the criterion then returns only the terms of what was computed.
@@ -118,13 +119,10 @@ class HandVAE(nn.Module):
         zs = {n: (reparameterize(q) if sample else q.mu) for n, q in latents.items()}
 
         recon: dict[str, dict[str, Tensor]] = {n: {} for n in zs}
-        if zs and dec_letters:
-            z_all = torch.cat([zs[n] for n in wanted], dim=0)
+        for n in wanted:
             for d in dec_letters:
                 with record_function(f"decoder:{d}"):
-                    out = self.decoders[d](z_all)
-                for n, part in zip(wanted, out.split(bsz, dim=0)):
-                    recon[n][d] = part
+                    recon[n][d] = self.decoders[d](zs[n])
         return {"latent": latents, "z": zs, "recon": recon, "valid": valid}
 
     def encode_rgb(self, rgb: Tensor) -> Gaussian:

@@ -95,7 +95,8 @@ def _pose(cfg: Config) -> nn.Module:
 
 @DECODERS.register("H")
 def _heat(cfg: Config) -> nn.Module:
-    return HeatmapDecoder(cfg.model.latent_dim, size=cfg.data.heatmap_size)
+    return HeatmapDecoder(cfg.model.latent_dim, size=cfg.data.heatmap_size,
+                          base_ch=max(8, round(128 * cfg.model.heat_width)))
 
 
 @DECODERS.register("C")

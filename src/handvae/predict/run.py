@@ -35,23 +35,39 @@ class PredictOptions:
     margin: float = 1.25
     bone_mm: float = DEFAULT_BONE_MM
     max_downsample: float = 3.0
+    hand: str = "right"  # right | left: the side of the hand in the photos
 
 
 class Predictor:
     """A trained model for RGB-only inference on crops of its training size."""
 
     def __init__(self, checkpoint: str | os.PathLike, device: str = "cpu") -> None:
-        from handvae.eval.load import load_model
+        from handvae.eval.load import load_model, trained_hands
 
         self.model, self.cfg, self.checkpoint = load_model(checkpoint, device)
+        self.hands = trained_hands(self.checkpoint)  # "right": trained on right hands (left ones mirrored)
         self.device = torch.device(device)
         self.size = int(self.cfg.data.crop_size)
 
+    def mirrors(self, hand: str) -> bool:
+        """Whether a ``hand`` ("left" | "right") crop is mirrored for this model (trained on right hands only)."""
+        if hand not in ("left", "right"):
+            raise UserError(f"--hand {hand!r}: expected 'left' or 'right'")
+        return hand == "left" and self.hands == "right"
+
     @torch.no_grad()
-    def pose(self, pixels: np.ndarray) -> np.ndarray:
-        """``pixels (S, S, 3) uint8`` -> normalised pose ``(21, 3)`` float64 (crop frame)."""
-        rgb = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None].float().div(255.0)
-        return self.model.predict_pose(rgb.to(self.device))[0].double().cpu().numpy()
+    def pose(self, pixels: np.ndarray, hand: str = "right") -> np.ndarray:
+        """``pixels (S, S, 3) uint8`` of a ``hand`` -> normalised pose ``(21, 3)`` float64 (crop frame).
+
+        A left hand, for a model trained on right hands, is mirrored as training mirrored it: the crop's
+        columns are flipped (its principal point is the centre, so that is x -> -x in the crop frame),
+        and the prediction's x is negated back.
+        """
+        flip = self.mirrors(hand)
+        crop = pixels[:, ::-1] if flip else pixels
+        rgb = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1)[None].float().div(255.0)
+        pose = self.model.predict_pose(rgb.to(self.device))[0].double().cpu().numpy()
+        return pose * np.array([-1.0, 1.0, 1.0]) if flip else pose
 
 
 _NUMBER_LIST = re.compile(r"\[\s*([-+0-9.eE,\s]*?)\s*\]")
@@ -76,7 +92,9 @@ def record(path: Path, image: np.ndarray, crop: Crop, pose_norm: np.ndarray, pla
         "image": str(path),
         "image_size": [int(image.shape[1]), int(image.shape[0])],
         "model": {"checkpoint": str(pred.checkpoint), "strategy": pred.cfg.model.strategy,
-                  "alignment": pred.cfg.model.alignment, "crop_size": pred.size},
+                  "alignment": pred.cfg.model.alignment, "crop_size": pred.size, "trained_hands": pred.hands},
+        "hand": opt.hand,
+        "mirrored_for_model": pred.mirrors(opt.hand),
         "crop": {"source": crop.source, "box_xyxy": _r(geom.box, 2), "center": _r(geom.center, 2),
                  "half": round(geom.half, 2), "margin": opt.margin if crop.source == "bbox" else None,
                  "viewpoint_R": _r(geom.R_vc, 6)},
@@ -118,7 +136,7 @@ def predict_image(pred: Predictor, path: str | os.PathLike, out_dir: str | os.Pa
     u_c, v_c, half = crop_box(opt.bbox, w, h, opt.margin)
     crop = crop_image(image, (u_c, v_c), half, pred.size, opt.K, opt.max_downsample,
                       source="bbox" if opt.bbox is not None else "whole image")
-    pose_norm = pred.pose(crop.pixels)
+    pose_norm = pred.pose(crop.pixels, opt.hand)
     margin = opt.margin if opt.bbox is not None else 1.25  # a whole image is assumed framed like a training crop
     placed = place_pose(pose_norm, crop, 2.0 * opt.bone_mm, margin)
     rec = record(path, image, crop, pose_norm, placed, opt, pred)

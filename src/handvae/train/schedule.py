@@ -6,6 +6,7 @@
 - :class:`Plateau`: the learning rate is divided by 10 when the validation EPE has not improved
   for ``patience`` validations, at most ``max_drops`` times; the next plateau after the last drop
   ends training ("lr divided by 10 twice, each time after convergence").
+- :func:`cosine_lr`: the alternative, a linear warm-up then a cosine decay to 0 at the last step.
 """
 
 from __future__ import annotations
@@ -22,6 +23,15 @@ def beta_at(step: int, beta_start: float, beta_end: float, anneal_steps: int) ->
         return float(beta_start + (beta_end - beta_start) * step / anneal_steps)
     t = step / anneal_steps
     return float(math.exp(math.log(beta_start) + t * (math.log(beta_end) - math.log(beta_start))))
+
+
+def cosine_lr(step: int, base_lr: float, warmup_steps: int, total_steps: int) -> float:
+    """lr of optimiser step ``step`` (0-based): ``base_lr (step + 1) / warmup`` while warming up, then
+    ``base_lr (1 + cos(pi t)) / 2`` with ``t`` going from 0 to 1 over the remaining steps."""
+    if step < warmup_steps:
+        return base_lr * (step + 1) / warmup_steps
+    t = (step - warmup_steps) / max(total_steps - warmup_steps, 1)
+    return base_lr * 0.5 * (1.0 + math.cos(math.pi * min(t, 1.0)))
 
 
 @dataclass

@@ -1,9 +1,13 @@
 """The trainer: any strategy on a prepared cache, the paper's way (SPEC section 6).
 
-Adam (lr 1e-4, batch 32); beta annealed log-linearly from 1e-5 to 1e-3; validation of the
-RGB-only path every ``val_every`` steps with the pinned metrics; lr / 10 on plateaus of the
-validation EPE at most twice, then stop. Checkpoints (``last``, ``best``) are written atomically
-at every validation and at the end; ``resume=True`` continues bit-identically on the CPU.
+Adam (lr 1e-4, batch 32); beta annealed log-linearly from 1e-5 to 1e-3 over ``beta_anneal_steps``;
+validation of the RGB-only path every ``val_every`` steps with the pinned metrics, on the samples
+held out from the training split (``data.val_split: holdout``); lr / 10 on plateaus of the
+validation EPE at most twice, then stop (or, with ``trainer.schedule: cosine``, a warm-up and a
+cosine decay). ``trainer.max_minutes`` ends a run after that much training time (validation
+excluded); every validation records the training time and the samples seen so far, for
+time-to-accuracy curves. Checkpoints (``last``, ``best``) are written atomically at every
+validation and at the end; ``resume=True`` continues bit-identically on the CPU.
 The iterative baseline (Spurr et al.) trains one encoder/decoder pair per batch, in turn.
 Multi-GPU through torchrun (see :mod:`handvae.train.distributed`).
 """
@@ -26,7 +30,7 @@ from handvae.train import checkpoint as ck
 from handvae.train.distributed import DistInfo, all_reduce_min, broadcast_value, setup
 from handvae.train.guard import NanGuard, NonFiniteError
 from handvae.train.runlog import RunLogger, init_run_dir
-from handvae.train.schedule import Plateau, beta_at
+from handvae.train.schedule import Plateau, beta_at, cosine_lr
 
 
 def autocast_context(amp: str, device: torch.device):
@@ -37,6 +41,11 @@ def autocast_context(amp: str, device: torch.device):
     if amp == "auto" and not torch.cuda.is_bf16_supported():
         dtype = torch.float16
     return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+def trained_hands(manifest: dict) -> str:
+    """``"right"`` when the training cache mirrored left hands to right ones, else ``"both"``."""
+    return "right" if manifest.get("config", {}).get("mirror") == "left" else "both"
 
 
 class InfiniteBatches:
@@ -94,6 +103,7 @@ class Trainer:
         self.train_data = InfiniteBatches(build_loader(
             cfg.data, cfg.data.train_split, cfg.trainer.batch_size, self.device, seed=cfg.seed, train=True,
             modalities=letters, rank=self.dist.rank, world_size=self.dist.world_size))
+        self.hands = trained_hands(self.train_data.loader.manifest)
         self.val_data = None
         if self.dist.is_main:
             self.val_data = build_loader(cfg.data, cfg.data.val_split, cfg.trainer.val_batch_size, self.device,
@@ -114,12 +124,16 @@ class Trainer:
 
         self.steps_per_epoch = self.train_data.steps_per_epoch
         self.total_steps = cfg.trainer.max_steps or cfg.trainer.epochs * self.steps_per_epoch
-        self.anneal_steps = round(cfg.trainer.beta_anneal_epochs * self.steps_per_epoch)
+        self.anneal_steps = int(cfg.trainer.beta_anneal_steps)
+        if cfg.trainer.schedule not in ("plateau", "cosine"):
+            raise UserError(f"trainer.schedule: expected 'plateau' or 'cosine', got {cfg.trainer.schedule!r}")
         self.plateau = Plateau(patience=cfg.trainer.plateau_patience, max_drops=cfg.trainer.max_lr_drops)
         self.guard = NanGuard(cfg.trainer.nan_limit)
         self.step = 0
         self.best_epe = math.inf
         self.history: list[dict] = []
+        self.train_seconds = 0.0  # wall time in training steps, summed over resumes (validation excluded)
+        self.samples_seen = 0
         if resume:
             self._resume()
         elif self.dist.is_main:
@@ -134,8 +148,11 @@ class Trainer:
             "plateau": self.plateau.state_dict(),
             "guard": self.guard.state_dict(),
             "best_epe_mm": None if math.isinf(self.best_epe) else self.best_epe,
+            "train_seconds": self.train_seconds,
+            "samples_seen": self.samples_seen,
             "loader": self.train_data.state_dict(),
             "history": self.history,
+            "hands": self.hands,
             "strategy": self.cfg.model.strategy,
             "alignment": self.cfg.model.alignment,
             "config": to_dict(self.cfg),  # a lone checkpoint file rebuilds its model (handvae.eval.load)
@@ -158,6 +175,8 @@ class Trainer:
         self.guard.load_state_dict(st["guard"])
         self.best_epe = math.inf if st["best_epe_mm"] is None else float(st["best_epe_mm"])
         self.history = list(st.get("history", []))
+        self.train_seconds = float(st.get("train_seconds", 0.0))
+        self.samples_seen = int(st.get("samples_seen", 0))
         self.train_data.load_state_dict(st["loader"])
         if self.dist.is_main:
             self._truncate_log(self.step)
@@ -185,8 +204,7 @@ class Trainer:
         with autocast_context(self.cfg.trainer.amp, self.device):
             out = self.net(batch, **self._pair_for_step())
             terms = self.criterion(out, batch, beta)
-        weights = self.criterion.weights(beta)
-        loss = sum(weights[k] * v.float() for k, v in terms.items())
+        loss = self.criterion.total({k: v.float() for k, v in terms.items()}, beta)
         self.optimizer.zero_grad(set_to_none=True)
         finite = bool(torch.isfinite(loss).item())
         if finite:
@@ -222,11 +240,17 @@ class Trainer:
         t0, n0 = time.perf_counter(), 0
         try:
             while self.step < self.total_steps and not stop:
+                t_step = time.perf_counter()
                 batch = self.train_data.next_batch()
                 beta = beta_at(self.step, cfg.beta_start, cfg.beta_end, self.anneal_steps)
+                if cfg.schedule == "cosine":
+                    for group in self.optimizer.param_groups:
+                        group["lr"] = cosine_lr(self.step, cfg.lr, cfg.warmup_steps, self.total_steps)
                 scalars = self.train_step(batch, beta)
                 self.step += 1
                 n0 += batch["R"].shape[0] * self.dist.world_size
+                self.samples_seen += batch["R"].shape[0] * self.dist.world_size
+                self.train_seconds += time.perf_counter() - t_step
                 bar.update(1)
                 if scalars is not None and self.step % cfg.log_every == 0:
                     rate = n0 / max(time.perf_counter() - t0, 1e-9)
@@ -235,8 +259,10 @@ class Trainer:
                     self.logger.log(self.step, scalars)
                     bar.set_postfix(loss=f"{scalars['loss']:.4f}", sps=f"{rate:.1f}")
                     t0, n0 = time.perf_counter(), 0
-                if self.step % cfg.val_every == 0 or self.step == self.total_steps:
-                    stop = self._validate_and_checkpoint()
+                out_of_time = self._out_of_time()
+                if self.step % cfg.val_every == 0 or self.step == self.total_steps or out_of_time:
+                    stop = self._validate_and_checkpoint() or out_of_time
+                    t0, n0 = time.perf_counter(), 0
         except NonFiniteError:
             bar.close()
             self.logger.close()
@@ -246,13 +272,22 @@ class Trainer:
         return {"steps": self.step, "best_epe_mm": self.best_epe, "skipped_steps": self.guard.skipped,
                 "lr_drops": self.plateau.drops, "history": self.history}
 
+    def _out_of_time(self) -> bool:
+        """Whether ``trainer.max_minutes`` of training time are spent (decided by rank 0 for every rank)."""
+        limit = self.cfg.trainer.max_minutes
+        spent = limit > 0 and self.train_seconds >= 60.0 * limit
+        return broadcast_value(float(spent), self.dist) > 0.5
+
     def _validate_and_checkpoint(self) -> bool:
         stop = False
         if self.dist.is_main:
             metrics = self.validate()
-            self.history.append({"step": self.step, **metrics})
+            self.history.append({"step": self.step, "train_seconds": round(self.train_seconds, 2),
+                                 "samples": self.samples_seen, **metrics})
             self.logger.log(self.step, metrics, kind="val")
             verdict = self.plateau.step(metrics["mean_epe_mm"])
+            if self.cfg.trainer.schedule == "cosine" and verdict in ("drop", "stop"):
+                verdict = "wait"  # the cosine schedule owns the lr and the length of the run
             if verdict == "improved":
                 self.best_epe = metrics["mean_epe_mm"]
             elif verdict == "drop":
