@@ -41,7 +41,7 @@ def diagnose(cfg: Config) -> dict:
     loader = build_loader(cfg.data, cfg.data.train_split, cfg.trainer.batch_size, seed=cfg.seed, modalities=letters)
     batch = next(iter(loader))
     out = model(batch)
-    beta = beta_at(0, cfg.trainer.beta_start, cfg.trainer.beta_end, cfg.trainer.beta_anneal_steps)
+    beta = beta_at(0, cfg.trainer.beta_start, cfg.trainer.beta_end, getattr(cfg.trainer, "beta_anneal_steps", 0))
     terms, weights = criterion(out, batch, beta), criterion.weights(beta)
     mu_r = out["latent"]["R"].mu
     rows = {}

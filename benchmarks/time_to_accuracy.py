@@ -45,10 +45,10 @@ ARMS: dict[str, tuple[str, tuple[str, ...]]] = {
     "s1_r320_c128": ("s1.yaml", ("data.cache={root}/cache320_128", "data.crop_size=128")),
     "s1_c96": ("s1.yaml", ("data.cache={root}/cache128_96", "data.crop_size=96")),
     "s1_r320_c128_w32": ("s1.yaml", ("data.cache={root}/cache320_128", "data.crop_size=128", "model.rgb_width=32")),
-    "s3": ("s3.yaml", ()),
-    "s3_logvar0": ("s3.yaml", ("model.init_logvar=0",)),
-    "s4": ("s4.yaml", ()),
-    "s4_logvar0": ("s4.yaml", ("model.init_logvar=0",)),
+    "s3_r320": ("s3.yaml", ("data.cache={root}/cache320_64",)),
+    "s3_r320_logvar0": ("s3.yaml", ("data.cache={root}/cache320_64", "model.init_logvar=0")),
+    "s4_r320": ("s4.yaml", ("data.cache={root}/cache320_64",)),
+    "s4_r320_logvar0": ("s4.yaml", ("data.cache={root}/cache320_64", "model.init_logvar=0")),
 }
 
 

@@ -1,6 +1,6 @@
 """``handvae demo``: the whole flow on a fresh machine, on the CPU, in about ten minutes.
 
-synthetic world (RHD format) -> prepare (64 px crops) -> S4 training (CPU preset) -> evaluation
+synthetic world (RHD format, 320 px) -> prepare (the preset's crops) -> S4 training (CPU preset) -> evaluation
 beside the mean-pose baseline -> figures. Everything lands in ``--out`` (default ``demo/``).
 """
 
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
     stage(f"1/5 synthetic world: {args.train} train + {args.val} validation / {args.test} test samples")
     world = generate_dataset("rhd", out / "world", args.train + args.val, args.test, seed=args.seed,
-                             workers=args.workers, overwrite=True, size=128, progress=True)
+                             workers=args.workers, overwrite=True, size=320, progress=True)
     cfg = load_config(Config, cfg_path, [f"data.cache={out / 'cache'}", f"out_dir={out / 'run_s4'}",
                                          f"seed={args.seed}", f"trainer.max_steps={args.steps}",
                                          f"data.val_holdout={args.val}"])

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,9 @@ from handvae.config import to_dict
 from handvae.errors import UserError
 from handvae.schema import Config
 from handvae.train import checkpoint as ck
+from handvae.train.clock import PausableClock
 from handvae.train.distributed import DistInfo, all_reduce_min, broadcast_value, setup
-from handvae.train.guard import NanGuard, NonFiniteError
+from handvae.train.guard import NanGuard
 from handvae.train.runlog import RunLogger, init_run_dir
 from handvae.train.schedule import Plateau, beta_at, cosine_lr
 
@@ -230,47 +230,61 @@ class Trainer:
 
     # --- the loop ----------------------------------------------------------------------------
     def fit(self, progress: bool = True) -> dict:
-        """Train until ``total_steps`` or the last plateau; returns a summary dict."""
+        """Train until ``total_steps``, the time budget or the last plateau; returns a summary dict.
+
+        ``kill -TSTP`` pauses the run and ``kill -CONT`` resumes it without the pause counting as
+        training time (:class:`handvae.train.clock.PausableClock`).
+        """
         from tqdm import tqdm
 
         cfg = self.cfg.trainer
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not (progress and self.dist.is_main),
                    unit="step", dynamic_ncols=True)
+        clock = PausableClock()
         stop = False
-        t0, n0 = time.perf_counter(), 0
+        t0, n0 = clock.now(), 0
         try:
             while self.step < self.total_steps and not stop:
-                t_step = time.perf_counter()
-                batch = self.train_data.next_batch()
-                beta = beta_at(self.step, cfg.beta_start, cfg.beta_end, self.anneal_steps)
-                if cfg.schedule == "cosine":
-                    for group in self.optimizer.param_groups:
-                        group["lr"] = cosine_lr(self.step, cfg.lr, cfg.warmup_steps, self.total_steps)
-                scalars = self.train_step(batch, beta)
-                self.step += 1
-                n0 += batch["R"].shape[0] * self.dist.world_size
-                self.samples_seen += batch["R"].shape[0] * self.dist.world_size
-                self.train_seconds += time.perf_counter() - t_step
+                t_step = clock.now()
+                scalars, n = self._one_step()
+                n0 += n
+                self.train_seconds += clock.now() - t_step
                 bar.update(1)
                 if scalars is not None and self.step % cfg.log_every == 0:
-                    rate = n0 / max(time.perf_counter() - t0, 1e-9)
-                    scalars.update(beta=beta, lr=self.optimizer.param_groups[0]["lr"], samples_per_s=rate,
-                                   skipped_steps=self.guard.skipped)
+                    rate = n0 / max(clock.now() - t0, 1e-9)
+                    scalars.update(samples_per_s=rate, skipped_steps=self.guard.skipped)
                     self.logger.log(self.step, scalars)
                     bar.set_postfix(loss=f"{scalars['loss']:.4f}", sps=f"{rate:.1f}")
-                    t0, n0 = time.perf_counter(), 0
+                    t0, n0 = clock.now(), 0
                 out_of_time = self._out_of_time()
                 if self.step % cfg.val_every == 0 or self.step == self.total_steps or out_of_time:
                     stop = self._validate_and_checkpoint() or out_of_time
-                    t0, n0 = time.perf_counter(), 0
-        except NonFiniteError:
+                    t0, n0 = clock.now(), 0
+        finally:
+            clock.close()
             bar.close()
             self.logger.close()
-            raise
-        bar.close()
-        self.logger.close()
         return {"steps": self.step, "best_epe_mm": self.best_epe, "skipped_steps": self.guard.skipped,
                 "lr_drops": self.plateau.drops, "history": self.history}
+
+    def _one_step(self) -> tuple[dict[str, float] | None, int]:
+        """One optimiser step on the next batch (beta and, for ``cosine``, the lr of this step).
+
+        Returns the step's scalars (None when the NaN guard skipped it) and the samples it used.
+        """
+        cfg = self.cfg.trainer
+        batch = self.train_data.next_batch()
+        beta = beta_at(self.step, cfg.beta_start, cfg.beta_end, self.anneal_steps)
+        if cfg.schedule == "cosine":
+            for group in self.optimizer.param_groups:
+                group["lr"] = cosine_lr(self.step, cfg.lr, cfg.warmup_steps, self.total_steps)
+        scalars = self.train_step(batch, beta)
+        self.step += 1
+        n = batch["R"].shape[0] * self.dist.world_size
+        self.samples_seen += n
+        if scalars is not None:
+            scalars.update(beta=beta, lr=self.optimizer.param_groups[0]["lr"])
+        return scalars, n
 
     def _out_of_time(self) -> bool:
         """Whether ``trainer.max_minutes`` of training time are spent (decided by rank 0 for every rank)."""
