@@ -30,25 +30,27 @@ CPU = ROOT / "configs" / "cpu"
 
 # name -> (config, overrides). Every arm also gets data.cache, out_dir, trainer.max_minutes and
 # trainer.max_steps (large) from the command line; "{root}" in an override is the folder holding
-# --cache (arms on other caches of the same benchmark: 320 px renders, other crop sizes).
+# --cache (arms on other caches of the same benchmark: 320 px renders, other crop sizes). The arms
+# were measured with 64 px crops (the presets' crop size at the time), so each names its crop size.
 ARMS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "s1_noaug": ("s1.yaml", ("data.augment=false",)),
-    "s1": ("s1.yaml", ()),
-    "s1_w32": ("s1.yaml", ("model.rgb_width=32",)),
-    "s1_w64": ("s1.yaml", ("model.rgb_width=64",)),
-    "s1_b64": ("s1.yaml", ("trainer.batch_size=64",)),
-    "s1_lr3e-3": ("s1.yaml", ("trainer.lr=3e-3",)),
-    "s1_cosine": ("s1.yaml", ("trainer.schedule=cosine", "trainer.warmup_steps=300")),
-    "s1_rot30": ("s1.yaml", ("data.aug_rotate=0.5236",)),
-    "s1_logvar0": ("s1.yaml", ("model.init_logvar=0",)),
-    "s1_r320_c64": ("s1.yaml", ("data.cache={root}/cache320_64",)),
+    "s1_noaug": ("s1.yaml", ("data.crop_size=64", "data.augment=false",)),
+    "s1": ("s1.yaml", ("data.crop_size=64",)),
+    "s1_w32": ("s1.yaml", ("data.crop_size=64", "model.rgb_width=32",)),
+    "s1_w64": ("s1.yaml", ("data.crop_size=64", "model.rgb_width=64",)),
+    "s1_b64": ("s1.yaml", ("data.crop_size=64", "trainer.batch_size=64",)),
+    "s1_lr3e-3": ("s1.yaml", ("data.crop_size=64", "trainer.lr=3e-3",)),
+    "s1_cosine": ("s1.yaml", ("data.crop_size=64", "trainer.schedule=cosine", "trainer.warmup_steps=300")),
+    "s1_rot30": ("s1.yaml", ("data.crop_size=64", "data.aug_rotate=0.5236",)),
+    "s1_logvar0": ("s1.yaml", ("data.crop_size=64", "model.init_logvar=0",)),
+    "s1_r320_c64": ("s1.yaml", ("data.crop_size=64", "data.cache={root}/cache320_64",)),
     "s1_r320_c128": ("s1.yaml", ("data.cache={root}/cache320_128", "data.crop_size=128")),
     "s1_c96": ("s1.yaml", ("data.cache={root}/cache128_96", "data.crop_size=96")),
     "s1_r320_c128_w32": ("s1.yaml", ("data.cache={root}/cache320_128", "data.crop_size=128", "model.rgb_width=32")),
-    "s3_r320": ("s3.yaml", ("data.cache={root}/cache320_64",)),
-    "s3_r320_logvar0": ("s3.yaml", ("data.cache={root}/cache320_64", "model.init_logvar=0")),
-    "s4_r320": ("s4.yaml", ("data.cache={root}/cache320_64",)),
-    "s4_r320_logvar0": ("s4.yaml", ("data.cache={root}/cache320_64", "model.init_logvar=0")),
+    "s3_r320": ("s3.yaml", ("data.crop_size=64", "data.cache={root}/cache320_64",)),
+    "s3_r320_logvar0": ("s3.yaml", ("data.crop_size=64", "data.cache={root}/cache320_64", "model.init_logvar=0")),
+    "s3_r320_align0.01": ("s3.yaml", ("data.crop_size=64", "data.cache={root}/cache320_64", "loss.lambda_align=0.01")),
+    "s4_r320": ("s4.yaml", ("data.crop_size=64", "data.cache={root}/cache320_64",)),
+    "s4_r320_logvar0": ("s4.yaml", ("data.crop_size=64", "data.cache={root}/cache320_64", "model.init_logvar=0")),
 }
 
 
