@@ -1,5 +1,7 @@
 """YAML configs with dotted overrides: merging, type checks, clear errors, saving."""
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -73,15 +75,40 @@ def test_missing_file_and_bad_yaml(tmp_path):
         load_config(Config, None, ["trainer.lr"])
 
 
-def test_every_shipped_config_loads():
-    from pathlib import Path
+CONFIG_ROOT = Path(__file__).resolve().parents[1] / "configs"
+SHIPPED = sorted(CONFIG_ROOT.rglob("*.yaml"))
 
-    root = Path(__file__).resolve().parents[1] / "configs"
-    files = sorted(root.rglob("*.yaml"))
-    assert len(files) >= 18
+
+def test_the_shipped_configs_are_all_there():
+    assert len(SHIPPED) >= 18
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(CONFIG_ROOT)))
+def test_every_shipped_config_loads(path):
+    load_config(Config, path)
+
+
+def test_the_shipped_configs_cover_every_table_1_strategy():
     strategies = set()
-    for f in files:
+    for f in SHIPPED:
         cfg = load_config(Config, f)
         strategies.add((cfg.model.strategy, cfg.model.alignment, cfg.trainer.iterative))
     assert {("R2P", "none", False), ("RC2CHP", "poe", False), ("RC2CHP", "kl", False), ("RD2DHP", "poe", False),
             ("RC2CHP", "none", True)} <= strategies
+
+
+@pytest.mark.parametrize("key, bad, valid", [
+    ("trainer.amp", "fp32", "['auto', 'bf16', 'fp16', 'off']"),
+    ("trainer.schedule", "step", "['plateau', 'cosine']"),
+    ("model.alignment", "product", "['none', 'kl', 'poe']"),
+    ("loss.emd", "hungarian", "['auto', 'exact', 'sinkhorn']"),
+    ("loss.l2_form", "l1", "['norm', 'squared']"),
+    ("data.on_device", "gpu", "['auto', 'always', 'never']"),
+    ("eval.root", "plam", "['mcp', 'palm', 'wrist']"),
+    ("eval.scale", "bone", "['gt_bone', 'none', 'procrustes']"),
+])
+def test_a_bad_choice_fails_at_load_naming_the_key_and_the_choices(key, bad, valid):
+    """``trainer.amp=fp32`` once trained silently in bf16; a typo in eval.root failed at the first validation."""
+    with pytest.raises(ConfigError) as err:
+        load_config(Config, None, [f"{key}={bad}"])
+    assert key in str(err.value) and valid in str(err.value) and repr(bad) in str(err.value)

@@ -8,6 +8,18 @@ are the paper's modalities; strategies are written as in the paper (``RC2CHP``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
+
+# The choices of every enumerated setting, defined once: a bad value fails when the config is loaded,
+# naming the key and the valid values (handvae.config).
+Alignment = Literal["none", "kl", "poe"]
+EmdMethod = Literal["auto", "exact", "sinkhorn"]
+L2Form = Literal["norm", "squared"]
+Amp = Literal["auto", "bf16", "fp16", "off"]
+OnDevice = Literal["auto", "always", "never"]
+Schedule = Literal["plateau", "cosine"]
+Root = Literal["mcp", "palm", "wrist"]
+Scale = Literal["gt_bone", "none", "procrustes"]
 
 
 @dataclass
@@ -32,7 +44,7 @@ class DataConfig:
     aug_hue: float = 0.1
     labelled_fraction: float = 1.0  # weak supervision: first m of the training set keep P
     max_samples: int = 0  # 0 = all; otherwise the first N of the training split (after the holdout)
-    on_device: str = "auto"  # auto | always | never: hold the split in device memory
+    on_device: OnDevice = "auto"  # hold the split in device memory
 
 
 @dataclass
@@ -40,7 +52,7 @@ class ModelConfig:
     """Networks and latent alignment (SPEC sections 2-3)."""
 
     strategy: str = "RC2CHP"  # paper notation: encoders 2 decoders
-    alignment: str = "poe"  # none | kl | poe
+    alignment: Alignment = "poe"
     latent_dim: int = 64
     rgb_width: int = 64  # ResNet-18 base width (64 = torchvision's)
     init_logvar: float = -4.0  # initial log-variance of every encoder (not in the paper; 0 learns far slower)
@@ -60,8 +72,8 @@ class LossConfig:
     lambda_cloud: float = 1.0
     lambda_depth: float = 1.0
     lambda_align: float = 1.0  # lambda' of Eq. 3
-    emd: str = "auto"  # exact | sinkhorn | auto (exact on CPU, sinkhorn on GPU)
-    l2_form: str = "norm"  # norm: the paper's ||x - y|| | squared: ||x - y||^2 (pose, heatmap, depth)
+    emd: EmdMethod = "auto"  # auto: exact on the CPU, Sinkhorn on a GPU
+    l2_form: L2Form = "norm"  # norm: the paper's ||x - y|| | squared: ||x - y||^2 (pose, heatmap, depth)
 
 
 @dataclass
@@ -74,7 +86,7 @@ class TrainerConfig:
     epochs: int = 50
     max_steps: int = 0  # 0 = no step limit
     max_minutes: float = 0.0  # 0 = no limit; else stop (validate, checkpoint) after this much training wall time
-    schedule: str = "plateau"  # plateau: the paper's lr / 10 on plateaus | cosine: warm-up, then cosine to 0
+    schedule: Schedule = "plateau"  # plateau: the paper's lr / 10 on plateaus | cosine: warm-up, then cosine to 0
     warmup_steps: int = 0  # cosine only: linear warm-up from 0
     beta_start: float = 1e-5
     beta_end: float = 1e-3
@@ -86,7 +98,7 @@ class TrainerConfig:
     val_every: int = 500  # steps
     log_every: int = 50
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    amp: str = "auto"  # auto | bf16 | fp16 | off
+    amp: Amp = "auto"  # auto: bf16 where the GPU supports it, else fp16; nothing on the CPU
     channels_last: bool = True
     compile: bool = False
     nan_limit: int = 10  # consecutive non-finite steps before the run stops
@@ -97,8 +109,8 @@ class TrainerConfig:
 class EvalConfig:
     """The evaluation protocol (see :mod:`handvae.eval.metrics`)."""
 
-    root: str = "mcp"  # mcp | palm | wrist
-    scale: str = "gt_bone"  # gt_bone | none | procrustes
+    root: Root = "mcp"
+    scale: Scale = "gt_bone"
     visible_only: bool = True
 
 

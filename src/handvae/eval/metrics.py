@@ -24,13 +24,15 @@ Keypoints with no counted error (never visible) are left out of the averages, an
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import get_args
 
 import numpy as np
 
+from handvae.schema import Root, Scale
 from handvae.skeleton import JOINT_NAMES, NUM_JOINTS, ROOT_JOINT, SCALE_BONE, WRIST
 
-ROOTS = ("mcp", "palm", "wrist")
-SCALES = ("gt_bone", "none", "procrustes")
+ROOTS: tuple[str, ...] = get_args(Root)  # the choices, defined once in handvae.schema
+SCALES: tuple[str, ...] = get_args(Scale)
 PCK_THRESHOLDS_MM = np.linspace(0.0, 50.0, 20)
 AUC_20_50_FIRST = 8  # index of the first threshold of "AUC 20-50": 21.05 mm
 

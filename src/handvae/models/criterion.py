@@ -30,7 +30,6 @@ import torch
 from torch import Tensor, nn
 from torch.profiler import record_function
 
-from handvae.errors import UserError
 from handvae.models import losses
 from handvae.models.latent import kl_gaussians, kl_to_standard_normal
 from handvae.models.model import presence
@@ -53,11 +52,7 @@ class Criterion(nn.Module):
     def __init__(self, plan: StrategyPlan, loss_cfg: LossConfig) -> None:
         super().__init__()
         self.plan = plan
-        self.cfg = loss_cfg
-        if loss_cfg.l2_form not in ("norm", "squared"):
-            raise UserError(f"loss.l2_form: expected 'norm' or 'squared', got {loss_cfg.l2_form!r}")
-        if loss_cfg.emd not in ("auto", "exact", "sinkhorn"):
-            raise UserError(f"loss.emd: expected 'auto', 'exact' or 'sinkhorn', got {loss_cfg.emd!r}")
+        self.cfg = loss_cfg  # its choices are checked when the config is loaded (handvae.schema)
 
     def term_names(self) -> list[str]:
         """Every term of the strategy, in a fixed order."""

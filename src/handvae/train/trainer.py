@@ -125,8 +125,6 @@ class Trainer:
         self.steps_per_epoch = self.train_data.steps_per_epoch
         self.total_steps = cfg.trainer.max_steps or cfg.trainer.epochs * self.steps_per_epoch
         self.anneal_steps = int(cfg.trainer.beta_anneal_steps)
-        if cfg.trainer.schedule not in ("plateau", "cosine"):
-            raise UserError(f"trainer.schedule: expected 'plateau' or 'cosine', got {cfg.trainer.schedule!r}")
         self.plateau = Plateau(patience=cfg.trainer.plateau_patience, max_drops=cfg.trainer.max_lr_drops)
         self.guard = NanGuard(cfg.trainer.nan_limit)
         self.step = 0
