@@ -112,3 +112,19 @@ def test_a_bad_choice_fails_at_load_naming_the_key_and_the_choices(key, bad, val
     with pytest.raises(ConfigError) as err:
         load_config(Config, None, [f"{key}={bad}"])
     assert key in str(err.value) and valid in str(err.value) and repr(bad) in str(err.value)
+
+
+def test_base_may_be_a_list_merged_in_order(tmp_path):
+    (tmp_path / "a.yaml").write_text("trainer: {lr: 0.5, batch_size: 4}\nseed: 1\n")
+    (tmp_path / "b.yaml").write_text("trainer: {lr: 0.25}\nmodel: {latent_dim: 8}\n")
+    (tmp_path / "c.yaml").write_text("base: [a.yaml, b.yaml]\nseed: 3\n")
+    cfg = load_config(Config, tmp_path / "c.yaml")
+    assert (cfg.trainer.lr, cfg.trainer.batch_size, cfg.model.latent_dim, cfg.seed) == (0.25, 4, 8, 3)
+    (tmp_path / "d.yaml").write_text("base: [b.yaml, a.yaml]\n")
+    assert load_config(Config, tmp_path / "d.yaml").trainer.lr == 0.5
+    (tmp_path / "e.yaml").write_text("base: {x: 1}\n")
+    with pytest.raises(ConfigError, match="'base' must be a file name or a list"):
+        load_config(Config, tmp_path / "e.yaml")
+    (tmp_path / "f.yaml").write_text("base: [a.yaml, f.yaml]\n")
+    with pytest.raises(ConfigError, match="inherits from itself"):
+        load_config(Config, tmp_path / "f.yaml")

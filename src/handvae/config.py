@@ -149,7 +149,8 @@ def to_dict(cfg: Any) -> dict:
 def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: list[str] | tuple = ()) -> T:
     """Defaults of ``cls`` <- YAML file ``path`` (optional) <- dotted ``overrides``.
 
-    A YAML file may name ``base: other.yaml`` (relative to itself) to inherit from.
+    A YAML file may name ``base: other.yaml`` or a list ``base: [a.yaml, b.yaml]`` (relative to
+    itself) to inherit from: the bases are merged in order (a later one wins), then the file itself.
     """
     data: dict = {}
     if path is not None:
@@ -180,9 +181,13 @@ def _read_yaml(path: Path, _seen: tuple = ()) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path}: expected a mapping at the top level")
     base = data.pop("base", None)
-    if base:
-        data = _merge(_read_yaml(path.parent / base, _seen + (path.resolve(),)), data)
-    return data
+    bases = [base] if isinstance(base, str) else base or []
+    if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+        raise ConfigError(f"config file {path}: 'base' must be a file name or a list of file names, got {base!r}")
+    merged: dict = {}
+    for name in bases:
+        merged = _merge(merged, _read_yaml(path.parent / name, _seen + (path.resolve(),)))
+    return _merge(merged, data)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
