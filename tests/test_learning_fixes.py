@@ -147,3 +147,20 @@ def test_a_time_budget_ends_the_run_with_a_validation(tiny_cache, tmp_path):
     assert summary["steps"] == 1
     (entry,) = summary["history"]
     assert entry["step"] == 1 and entry["samples"] == 16 and entry["train_seconds"] > 0
+
+
+def test_the_logged_loss_is_the_weighted_sum_of_the_logged_terms(tiny_cache, tmp_path):
+    """``loss = sum_k w_k term_k`` with the paper's weights: pose 1, heat 0.01, chamfer/emd lambda_cloud, kl beta."""
+    import json
+
+    cfg = _cfg(tiny_cache, tmp_path / "r", **{"model.strategy": "S4", "trainer.max_steps": 2,
+                                              "loss.lambda_cloud": 0.5, "loss.lambda_heat": 0.01})
+    Trainer(cfg).fit(progress=False)
+    records = [json.loads(x) for x in (tmp_path / "r" / "log.jsonl").read_text().splitlines() if '"train"' in x]
+    assert len(records) == 2
+    weight = {"pose": 1.0, "heat": 0.01, "chamfer": 0.5, "emd": 0.5}
+    for r in records:
+        terms = {k: v for k, v in r.items() if ":" in k}
+        assert {k.split(":")[1] for k in terms} == {"pose", "heat", "chamfer", "emd", "kl"}
+        want = sum(v * (r["beta"] if k.endswith(":kl") else weight[k.split(":")[1]]) for k, v in terms.items())
+        assert r["loss"] == pytest.approx(want, rel=1e-5)
