@@ -145,3 +145,15 @@ def test_nan_raises():
     pred[1, 4, 2] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         evaluate(pred, gt, protocol=MM)
+
+
+def test_palm_root_is_the_midpoint_of_the_wrist_and_the_middle_mcp():
+    """Only the documented palm (mid wrist-kp12) passes: kp12 and the ring MCP (kp16) are moved, so a palm
+    built from the wrist and any other joint gives another number (with kp16: 65/21 mm)."""
+    gt = _hand(1)
+    pred = gt.copy()
+    pred[:, 12] += [4.0, 0.0, 0.0]  # the palm moves by (2, 0, 0)
+    pred[:, 16] += [0.0, 6.0, 0.0]
+    # every joint is 2 mm off against the moved root, but kp16: |(-2, 6, 0)| = sqrt(40)
+    want = (20 * 2.0 + np.sqrt(40.0)) / 21
+    assert evaluate(pred, gt, protocol=Protocol(root="palm", scale="none")).mean_epe_mm == pytest.approx(want)
