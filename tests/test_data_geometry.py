@@ -22,7 +22,7 @@ def test_viewpoint_puts_crop_centre_on_optical_axis():
     ay = np.arctan(0.2)
     ax = np.arctan2(-0.2, np.sqrt(1.04))
     assert np.allclose(R, rot_x(ax) @ rot_y(-ay))
-    # the paper's written order lands off the axis for this off-centre crop (SPEC section 7 note)
+    # the paper's written order lands off the axis for this off-centre crop (docs/METHOD.md, section 7)
     assert np.abs((rot_y(-ay) @ rot_x(ax) @ d)[:2]).max() > 1e-3
     # a centred crop needs no correction
     assert np.allclose(viewpoint_rotation(320.0, 240.0, K), np.eye(3))

@@ -128,10 +128,20 @@ def test_kill_minus_nine_then_resume_matches(tiny_cache, tmp_path):
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert last.exists()
+    assert last.exists() and proc.returncode == -signal.SIGKILL
+    saved = ck.read_checkpoint(last)[1]["state"]["step"]
+    assert 0 < saved < 8  # the kill landed mid-run
+    # A resumed run keeps the log up to the saved step; a run that silently restarted would start a fresh log.
+    with open(run / "log.jsonl", "a") as fh:
+        fh.write(json.dumps({"step": saved, "kind": "marker"}) + "\n")
     assert main(["train", argv[4], *argv[5:], "--resume"]) == 0
     a, b = _weights(ref / "checkpoints" / "last.safetensors"), _weights(last)
     assert all(torch.equal(a[k], b[k]) for k in a)
+    assert '"marker"' in (run / "log.jsonl").read_text()
+    # and the remaining steps alone, from a fresh start, end elsewhere
+    _run_to(tiny_cache, tmp_path / "rest", 8 - saved, **{"model.strategy": "S4"}).fit(progress=False)
+    c = _weights(tmp_path / "rest" / "checkpoints" / "last.safetensors")
+    assert any(not torch.equal(c[k], b[k]) for k in b if b[k].is_floating_point())
 
 
 def _write_empty_yaml(tmp_path):

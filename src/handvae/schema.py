@@ -24,7 +24,7 @@ Scale = Literal["gt_bone", "none", "procrustes"]
 
 @dataclass
 class DataConfig:
-    """Where the prepared data lives and how batches are made (SPEC section 7)."""
+    """Where the prepared data lives and how batches are made (docs/METHOD.md, section 7)."""
 
     cache: str = ""  # prepared cache folder (``handvae prepare``)
     train_split: str = "train"
@@ -49,7 +49,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """Networks and latent alignment (SPEC sections 2-3)."""
+    """Networks and latent alignment (docs/METHOD.md, sections 2-3)."""
 
     strategy: str = "RC2CHP"  # paper notation: encoders 2 decoders
     alignment: Alignment = "poe"
@@ -65,7 +65,7 @@ class ModelConfig:
 
 @dataclass
 class LossConfig:
-    """Weights of the named loss terms (SPEC section 4)."""
+    """Weights of the named loss terms (docs/METHOD.md, section 4)."""
 
     lambda_pose: float = 1.0
     lambda_heat: float = 0.01
@@ -78,7 +78,7 @@ class LossConfig:
 
 @dataclass
 class TrainerConfig:
-    """Optimisation schedule (SPEC section 6)."""
+    """Optimisation schedule (docs/METHOD.md, section 6)."""
 
     lr: float = 1e-4
     batch_size: int = 32

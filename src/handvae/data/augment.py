@@ -1,4 +1,4 @@
-"""On-device batch augmentation and heatmaps (SPEC section 7), all in torch, batched.
+"""On-device batch augmentation and heatmaps (docs/METHOD.md, section 7), all in torch, batched.
 
 One random similarity per sample acts on the crop about its centre c = ((S-1)/2, (S-1)/2):
 ``p' = c + s R(theta) (p - c) + t`` (pixels; s in [1, 1.2], t in [-20, 20] px at S = 256, scaled

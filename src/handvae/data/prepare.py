@@ -1,6 +1,6 @@
 """``prepare``: raw samples -> one cached split (crop, viewpoint correction, cloud, normalisation).
 
-Per sample (SPEC section 7):
+Per sample (docs/METHOD.md, section 7):
 1. mirroring of left hands to the right (``mirror='left'``, the default, as hand3d does: the model
    learns one side, the cache's ``mirrored`` flag records which samples were flipped and
    :func:`to_camera_mm` undoes it; prediction mirrors a left hand's photo the same way). A left hand

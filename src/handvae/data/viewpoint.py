@@ -1,4 +1,4 @@
-"""Viewpoint correction (paper, suppl. A; SPEC section 7).
+"""Viewpoint correction (paper, suppl. A; docs/METHOD.md, section 7).
 
 After cropping, the crop centre becomes the image centre, so the 3D pose and cloud are rotated so
 that the ray through the crop centre becomes the optical axis. With the crop centre (u_c, v_c)
@@ -10,7 +10,7 @@ the paper's ``[u_c - o_x, v_c - o_y, f]`` up to scale, with separate f_x, f_y):
 
 R_x, R_y are the right-handed rotations acting on column vectors. This order (about y first, then
 about x) maps ``d`` exactly onto +z; the paper's written order ``R_y(-alpha_y) R_x(alpha_x)`` is a
-fraction of a degree off for off-centre crops (SPEC section 7 note). The defining property,
+fraction of a degree off for off-centre crops (docs/METHOD.md, section 7). The defining property,
 tested: ``R_vc @ d`` is parallel to ``[0, 0, 1]``.
 """
 

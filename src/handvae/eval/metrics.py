@@ -1,7 +1,7 @@
 """The evaluation protocol: the one module behind every number handvae publishes.
 
 Protocol of the hand3d / Spurr et al. line of work, which the paper's tables use
-(see shared/DATASETS.md):
+(see docs/DATA.md):
 
 1. Both poses are expressed relative to a root joint: the middle MCP (``mcp``, the paper's),
    the palm (``palm`` = midpoint of the wrist and the middle MCP) or the ``wrist``.

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-# skimage.data images that load from the wheel without any download (checked: shared/ENV.md)
+# skimage.data images that load from the wheel without any download (see docs/DATA.md, backgrounds)
 SKIMAGE_IMAGES = (
     "astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry",
     "colorwheel", "stereo_motorcycle", "camera", "brick", "grass", "gravel", "moon", "coins",

@@ -5,7 +5,7 @@ towards the fingers, +z out of the palm (the palmar side), x = y cross z (toward
 A left hand is the mirror image (x negated), so left and right have opposite chirality:
 :func:`chirality` is +1 for a right hand and -1 for a left hand whatever the pose or rotation.
 
-Joint placement follows RHD (shared/DATASETS.md): the thumb's base joint sits near the CMC,
+Joint placement follows RHD (docs/DATA.md): the thumb's base joint sits near the CMC,
 about 40 mm from the wrist; the MCPs of index..little sit 94, 93, 89, 84 mm from the wrist;
 bones (base -> tip) as listed in :data:`DEFAULT_BONES`. These proportions are a documented,
 adjustable part of the model (:class:`HandProportions`); identities scale and jitter them.

@@ -1,4 +1,4 @@
-"""Writers of one sample in RHD's and STB's on-disk formats (shared/DATASETS.md).
+"""Writers of one sample in RHD's and STB's on-disk formats (docs/DATA.md).
 
 RHD_published_v2: ``<split>/color/%05d.png`` (8-bit RGB), ``<split>/depth/%05d.png`` (8-bit RGB,
 :func:`handvae.data.formats.encode_rhd_depth`), ``<split>/mask/%05d.png`` (8-bit grey, labels),

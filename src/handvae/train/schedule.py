@@ -1,4 +1,4 @@
-"""Schedules of the paper's training (SPEC section 6): beta annealing and lr drops on plateaus.
+"""Schedules of the paper's training (docs/METHOD.md, section 6): beta annealing and lr drops on plateaus.
 
 - beta rises from ``beta_start`` (1e-5) to ``beta_end`` (1e-3) geometrically (linear in log beta)
   over the first ``anneal_steps`` steps, then stays at ``beta_end``. The paper gives only the two

@@ -1,4 +1,4 @@
-"""The trainer: any strategy on a prepared cache, the paper's way (SPEC section 6).
+"""The trainer: any strategy on a prepared cache, the paper's way (docs/METHOD.md, section 6).
 
 Adam (lr 1e-4, batch 32); beta annealed log-linearly from 1e-5 to 1e-3 over ``beta_anneal_steps``;
 validation of the RGB-only path every ``val_every`` steps with the pinned metrics, on the samples
@@ -294,9 +294,9 @@ class Trainer:
         stop = False
         if self.dist.is_main:
             metrics = self.validate()
-            self.history.append({"step": self.step, "train_seconds": round(self.train_seconds, 2),
-                                 "samples": self.samples_seen, **metrics})
-            self.logger.log(self.step, metrics, kind="val")
+            progress = {"train_seconds": round(self.train_seconds, 2), "samples": self.samples_seen}
+            self.history.append({"step": self.step, **progress, **metrics})
+            self.logger.log(self.step, {**progress, **metrics}, kind="val")
             verdict = self.plateau.step(metrics["mean_epe_mm"])
             if self.cfg.trainer.schedule == "cosine" and verdict in ("drop", "stop"):
                 verdict = "wait"  # the cosine schedule owns the lr and the length of the run
