@@ -164,3 +164,13 @@ def test_the_logged_loss_is_the_weighted_sum_of_the_logged_terms(tiny_cache, tmp
         assert {k.split(":")[1] for k in terms} == {"pose", "heat", "chamfer", "emd", "kl"}
         want = sum(v * (r["beta"] if k.endswith(":kl") else weight[k.split(":")[1]]) for k, v in terms.items())
         assert r["loss"] == pytest.approx(want, rel=1e-5)
+
+
+def test_plateau_state_of_an_older_checkpoint_still_loads():
+    """Checkpoints written before ``Plateau.stopped`` was removed carry it in their state."""
+    from handvae.train.schedule import Plateau
+
+    p = Plateau()
+    p.load_state_dict({"patience": 3, "max_drops": 2, "min_delta": 0.0, "best": 41.5, "bad_evals": 1, "drops": 1,
+                       "stopped": False})
+    assert (p.patience, p.best, p.bad_evals, p.drops) == (3, 41.5, 1, 1) and not hasattr(p, "stopped")

@@ -13,12 +13,6 @@ from handvae.config import atomic_write_bytes
 from handvae.eval.metrics import Protocol, Result
 from handvae.skeleton import JOINT_NAMES
 
-# The paper's Table 1-2 numbers (RHD / STB mean EPE, mm) to print beside ours.
-PAPER_EPE_MM = {
-    "S1": {"RHD": 16.61}, "S2-HP": {"RHD": 16.10}, "S2-CP": {"RHD": 15.91}, "S2-CHP": {"RHD": 15.49},
-    "S3": {"RHD": 14.93}, "S4": {"RHD": 13.14, "STB": 7.05},
-}
-
 
 def _protocol_line(result: Result) -> str:
     p = result.protocol

@@ -26,11 +26,6 @@ class Gaussian(NamedTuple):
     logvar: Tensor
 
 
-def standard_normal_like(mu: Tensor) -> Gaussian:
-    """The prior ``N(0, I)`` with the shape, dtype and device of ``mu``."""
-    return Gaussian(torch.zeros_like(mu), torch.zeros_like(mu))
-
-
 def reparameterize(q: Gaussian, generator: torch.Generator | None = None) -> Tensor:
     """One sample ``z = mu + exp(logvar / 2) * eps``, ``eps ~ N(0, I)``: ``(B, Z)``."""
     eps = torch.randn(q.mu.shape, dtype=q.mu.dtype, device=q.mu.device, generator=generator)

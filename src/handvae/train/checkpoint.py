@@ -85,7 +85,6 @@ def save_checkpoint(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer | None = None,
     state: dict | None = None,
-    extra_tensors: dict[str, torch.Tensor] | None = None,
 ) -> None:
     """Write model (+ optimiser, RNG, trainer ``state``) to ``path`` atomically."""
     path = Path(path)
@@ -97,8 +96,6 @@ def save_checkpoint(
         tensors.update(opt_tensors)
     rng_tensors, meta["rng"] = rng_state()
     tensors.update(rng_tensors)
-    for k, v in (extra_tensors or {}).items():
-        tensors[f"extra.{k}"] = v.detach().contiguous().cpu()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:

@@ -44,7 +44,6 @@ class Plateau:
     best: float = math.inf
     bad_evals: int = 0
     drops: int = 0
-    stopped: bool = False
 
     def step(self, value: float) -> str:
         """Feed one validation value; returns ``"improved"``, ``"wait"``, ``"drop"`` or ``"stop"``."""
@@ -59,7 +58,6 @@ class Plateau:
         if self.drops < self.max_drops:
             self.drops += 1
             return "drop"
-        self.stopped = True
         return "stop"
 
     def state_dict(self) -> dict:
@@ -69,4 +67,6 @@ class Plateau:
 
     def load_state_dict(self, state: dict) -> None:
         for key, value in state.items():
+            if key not in self.__dataclass_fields__:
+                continue  # a field of an older version (``stopped``)
             setattr(self, key, math.inf if key == "best" and value is None else value)
