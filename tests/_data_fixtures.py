@@ -139,3 +139,81 @@ def write_stb_bb(root: Path, seq: str = "B3Random", n: int = 1) -> Path:
         Image.fromarray(img).save(folder / f"BB_left_{i}.png")
     scipy.io.savemat(root / "labels" / f"{seq}_BB.mat", {"handPara": para})
     return root
+
+
+# RHD's hard cases: (the side with more mask pixels, each hand's centre in mm, joints hidden per side).
+# Sample 0: the LEFT hand dominates (rows 0-20 of xyz / uv_vis), a few right-hand pixels in a corner.
+# Sample 1: the right hand dominates, a few left-hand pixels in a corner. Both have occluded joints.
+RHD_HARD = [
+    {"dominant": "left", "left": (0.0, -4.0, 380.0), "right": (70.0, 70.0, 520.0),
+     "hidden": {"left": (3, 8, 20), "right": (1, 12)}},
+    {"dominant": "right", "left": (-70.0, 70.0, 520.0), "right": (4.0, 0.0, 420.0),
+     "hidden": {"left": (4,), "right": (2, 11, 17)}},
+]
+RHD_HARD_CORNER = (slice(58, 64), slice(58, 64))  # the other hand's few pixels
+
+
+def write_rhd_hard(root: Path, split: str = "training") -> Path:
+    """RHD layout under ``root`` with the real format's hard cases of :data:`RHD_HARD`.
+
+    Both hands are in every mask (the dominant one drawn along its bones with labels from both ends
+    of its side's range, the other as a 6 x 6 corner patch), the two hands' annotations differ, and
+    the hidden joints have ``uv_vis`` visibility 0.
+    """
+    d = root / split
+    for sub in ("color", "depth", "mask"):
+        (d / sub).mkdir(parents=True, exist_ok=True)
+    label_range = {"left": (2, 17), "right": (18, 33)}
+    anno = {}
+    for i, spec in enumerate(RHD_HARD):
+        big = spec["dominant"]
+        small = "right" if big == "left" else "left"
+        poses = {side: hand_pose(spec[side]) for side in ("left", "right")}
+        uv = {side: project(poses[side], RHD_K) for side in ("left", "right")}
+        hand = bone_pixels(uv[big], (RHD_SIZE, RHD_SIZE), 2.5)
+        assert not hand[RHD_HARD_CORNER].any()
+        lo, hi = label_range[big]
+        labels = np.ones((RHD_SIZE, RHD_SIZE), np.uint8)  # 1: the person
+        part = np.broadcast_to(np.where(np.arange(RHD_SIZE) < 32, lo, hi), (RHD_SIZE, RHD_SIZE))  # by column
+        labels[hand] = part[hand]
+        labels[RHD_HARD_CORNER] = label_range[small][0]
+        img = np.full((RHD_SIZE, RHD_SIZE, 3), 90, np.uint8)
+        img[hand] = (210, 160, 120)
+        depth = np.full((RHD_SIZE, RHD_SIZE), spec[big][2] / 1000.0, np.float32)
+        Image.fromarray(img).save(d / "color" / f"{i:05d}.png")
+        Image.fromarray(encode_rhd_depth(depth)).save(d / "depth" / f"{i:05d}.png")
+        Image.fromarray(labels).save(d / "mask" / f"{i:05d}.png")
+        vis = {side: np.ones(21) for side in ("left", "right")}
+        for side, joints in spec["hidden"].items():
+            vis[side][list(joints)] = 0.0
+        xyz = np.concatenate([poses["left"], poses["right"]]) / 1000.0  # rows 0-20 left, 21-41 right
+        uv_vis = np.c_[np.concatenate([uv["left"], uv["right"]]), np.concatenate([vis["left"], vis["right"]])]
+        anno[i] = {"xyz": xyz.astype(np.float32), "uv_vis": uv_vis.astype(np.float32), "K": RHD_K}
+    with open(d / f"anno_{split}.pickle", "wb") as fh:
+        pickle.dump(anno, fh, protocol=2)
+    return root
+
+
+def write_stb_frames(root: Path, seq: str, label_depth_frame: np.ndarray, joints_colour: np.ndarray) -> Path:
+    """One STB sequence under ``root`` from a given label: ``labels/<seq>_SK.mat`` and its SK images.
+
+    ``label_depth_frame (N, 21, 3)`` mm, STB order, depth-camera frame, is written as ``handPara``
+    as it is. The images are made from ``joints_colour (N, 21, 3)`` mm (the caller's colour-frame
+    joints): a depth plane through the hand around its projected joints, the scene 1 m away.
+    """
+    (root / "labels").mkdir(parents=True, exist_ok=True)
+    folder = root / "images" / seq
+    folder.mkdir(parents=True, exist_ok=True)
+    para = np.transpose(np.asarray(label_depth_frame, np.float64), (2, 1, 0))  # (3, 21, N)
+    for i, xyz in enumerate(np.asarray(joints_colour, np.float64)):
+        uv = project(xyz, SK_K)
+        u0, v0 = np.floor(uv.min(0) - 15).astype(int)
+        u1, v1 = np.ceil(uv.max(0) + 15).astype(int)
+        depth = np.full(STB_SHAPE, 1000.0)
+        depth[v0:v1, u0:u1] = xyz[:, 2].mean()
+        img = np.full(STB_SHAPE + (3,), 60, np.uint8)
+        img[bone_pixels(uv, STB_SHAPE, 6)] = (200, 150, 110)
+        Image.fromarray(img).save(folder / f"SK_color_{i}.png")
+        Image.fromarray(encode_stb_depth(depth)).save(folder / f"SK_depth_{i}.png")
+    scipy.io.savemat(root / "labels" / f"{seq}_SK.mat", {"handPara": para})
+    return root

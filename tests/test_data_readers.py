@@ -6,8 +6,24 @@ import pickle
 import numpy as np
 import pytest
 from PIL import Image
+from scipy.spatial.transform import Rotation
 
-from _data_fixtures import RHD_K, SK_K, STB_R, STB_T, hand_pose, project, rhd_centers, stb_centers, write_rhd, write_stb
+from _data_fixtures import (
+    RHD_HARD,
+    RHD_HARD_CORNER,
+    RHD_K,
+    SK_K,
+    STB_R,
+    STB_T,
+    hand_pose,
+    project,
+    rhd_centers,
+    stb_centers,
+    write_rhd,
+    write_rhd_hard,
+    write_stb,
+    write_stb_frames,
+)
 from handvae.data.formats import stb_depth_to_color_frame
 from handvae.data.raw import SampleError
 from handvae.data.rhd import RHDReader, dominant_hand
@@ -126,3 +142,76 @@ def test_bad_inputs_name_sample_and_file(tmp_path):
     with pytest.raises(UserError, match=r"anno_evaluation\.pickle"):
         (root / "evaluation").mkdir()
         RHDReader(root, "test")
+
+
+@pytest.fixture(scope="module")
+def rhd_hard_root(tmp_path_factory):
+    return write_rhd_hard(tmp_path_factory.mktemp("rhd_hard"))
+
+
+@pytest.mark.parametrize("i", range(len(RHD_HARD)))
+def test_rhd_reader_takes_the_dominant_hands_rows_and_visibility(rhd_hard_root, i):
+    """Both hands in the mask; the one with more pixels is read: its rows (0-20 left, 21-41 right) of
+    xyz and uv_vis, its mask pixels only, and its joints with visibility 0 come out not visible."""
+    spec = RHD_HARD[i]
+    side = spec["dominant"]
+    s = RHDReader(rhd_hard_root, "train").read(i)
+    want = hand_pose(spec[side])
+    assert s.side == side
+    np.testing.assert_allclose(s.xyz, want, atol=1e-3)  # metres -> mm, float32 in the pickle
+    np.testing.assert_allclose(s.uv, project(want, RHD_K), atol=1e-4)
+    want_vis = np.ones(21, bool)
+    want_vis[list(spec["hidden"][side])] = False
+    np.testing.assert_array_equal(s.vis, want_vis)  # the other hand's hidden joints play no part
+    labels = np.asarray(Image.open(rhd_hard_root / "training" / "mask" / f"{i:05d}.png"))
+    lo, hi = (2, 17) if side == "left" else (18, 33)
+    np.testing.assert_array_equal(s.mask, (labels >= lo) & (labels <= hi))
+    assert s.mask.sum() > 100 and not s.mask[RHD_HARD_CORNER].any()  # the other hand's pixels are left out
+    other = (2, 17) if side == "right" else (18, 33)
+    assert ((labels[RHD_HARD_CORNER] >= other[0]) & (labels[RHD_HARD_CORNER] <= other[1])).all()
+
+
+# An STB label written out by hand: STB order (palm, then little, ring, middle, index, thumb, each
+# MCP -> tip), mm, in the SK depth camera's frame, as labels/<seq>_SK.mat holds it.
+STB_LABEL_DEPTH_FRAME = np.array([
+    [21.7, 12.6, 540.2],  # palm
+    [38.7, -10.9, 538.1],  # little mcp
+    [37.0, -27.6, 539.0],  # little pip
+    [41.6, -48.6, 536.5],  # little dip
+    [40.1, -63.8, 535.2],  # little tip
+    [27.4, -8.8, 539.6],  # ring mcp
+    [26.9, -26.2, 539.5],  # ring pip
+    [26.1, -49.2, 536.1],  # ring dip
+    [23.7, -64.4, 535.4],  # ring tip
+    [6.3, -9.0, 538.1],  # middle mcp
+    [13.2, -28.8, 539.3],  # middle pip
+    [10.2, -47.6, 537.8],  # middle dip
+    [11.5, -65.5, 536.0],  # middle tip
+    [-3.4, -9.9, 543.9],  # index mcp
+    [0.1, -27.9, 537.0],  # index pip
+    [-1.1, -47.4, 536.0],  # index dip
+    [-3.8, -64.0, 533.5],  # index tip
+    [-18.6, -12.3, 537.9],  # thumb mcp
+    [-11.4, -28.5, 537.3],  # thumb pip
+    [-22.0, -47.5, 534.3],  # thumb dip
+    [-19.1, -65.9, 533.6],  # thumb tip
+])
+# RHD joint i (wrist; thumb, index, middle, ring, little, each tip -> MCP) is STB joint STB_JOINT_OF_RHD[i].
+STB_JOINT_OF_RHD = [0, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]
+
+
+def test_stb_reader_on_a_hand_written_label(tmp_path):
+    """The SK label goes to the colour frame as ``(xyz_depth - T) @ R``, R the Rodrigues matrix of the
+    documented rotation vector, worked out here with scipy; then RHD order and the palm -> wrist rule."""
+    R = Rotation.from_rotvec([0.00531, -0.01196, 0.00301]).as_matrix()
+    T = np.array([-24.0381, -0.4563, -1.2326])
+    colour = (STB_LABEL_DEPTH_FRAME - T) @ R  # STB order
+    want = colour[STB_JOINT_OF_RHD]
+    palm, ring_mcp = colour[0], colour[5]
+    want[0] = ring_mcp + 2.0 * (palm - ring_mcp)  # the wrist (docs/DATA.md)
+    assert np.abs(colour - STB_LABEL_DEPTH_FRAME).max() > 20.0  # the frames differ by more than any tolerance
+    write_stb_frames(tmp_path, "B3Counting", STB_LABEL_DEPTH_FRAME[None], want[None])
+    s = STBReader(tmp_path, "train").read(0)
+    np.testing.assert_allclose(s.xyz, want, atol=1e-6)
+    np.testing.assert_allclose(s.uv, project(want, SK_K), atol=1e-6)
+    assert s.side == "left" and s.vis.all() and s.mask.sum() > 100

@@ -72,3 +72,27 @@ def test_bad_inputs(tiny_checkpoint, tmp_path, capsys, case):
     err = capsys.readouterr().err
     assert str(out if case == "suffix" else ckpt) in err
     assert not out.exists()
+
+
+def test_parity_on_a_trained_checkpoint_and_real_crops(tiny_run, tiny_cache, tmp_path):
+    """A trained model (BatchNorm running statistics moved off 0 / 1) on cached crops of real samples:
+    ONNX Runtime gives what PyTorch gives, for the model loaded from the checkpoint on its own."""
+    from handvae.data.cache import open_split
+    from handvae.eval.load import load_model
+    from handvae.export import TOLERANCE, ort_session
+
+    out = tmp_path / "trained.onnx"
+    assert main(["export-onnx", str(tiny_run), str(out)]) == 0
+    model, _, _ = load_model(tiny_run)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    moved = [m for m in norms if (m.running_mean.abs().max() > 1e-3 or (m.running_var - 1).abs().max() > 1e-3)]
+    assert len(moved) == len(norms) > 10  # every BatchNorm: 4 training steps moved its statistics
+    crops = np.array(open_split(tiny_cache / "test", ["image"])["image"][:8])
+    x = torch.from_numpy(crops).permute(0, 3, 1, 2).float().div(255.0)
+    with torch.no_grad():
+        want = model.predict_pose(x).numpy()
+    sess = ort_session(out)
+    for batch in (x[:1], x):
+        got = sess.run(["pose"], {"rgb": batch.numpy()})[0]
+        assert np.abs(got - want[: len(batch)]).max() <= TOLERANCE
+    assert np.abs(want).max() > 1e-2 and np.ptp(want, axis=0).max() > 1e-3  # non-trivial, differs per crop

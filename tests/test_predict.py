@@ -12,7 +12,7 @@ from PIL import Image
 
 from conftest import foreign_checkpoints
 from handvae.cli import main
-from handvae.predict.geometry import JOINT_FILL, crop_image, place_pose, scale_warning
+from handvae.predict.geometry import JOINT_FILL, crop_box, crop_image, place_pose, scale_warning
 
 S = 32  # the tiny model's crop size
 
@@ -242,3 +242,33 @@ def test_a_left_hand_is_predicted_as_the_mirror_image_of_its_right_hand(samples,
     np.testing.assert_allclose(uv_m[:, 1], uv_r[:, 1], atol=0.02)
     np.testing.assert_allclose(np.array(mirror["camera"]["joints_cam_mm"]),
                                np.array(right["camera"]["joints_cam_mm"]) * flip, atol=0.05)
+
+
+def test_predict_writes_the_cached_training_crop(samples, tiny_checkpoint, tmp_path):
+    """``predict --bbox --K`` with the mask's tight box writes, pixel for pixel, the crop prepare cached.
+
+    The box is made as prepare makes it (``box_from_mask``, margin 1.25: centre ``(u0 + u1) / 2``,
+    half ``longer side / 2 * margin``), and the crop runs with the default ``max_downsample``. Sample 2
+    is a right hand; sample 0 a left hand, whose photo is the mirrored one prepare cropped (``samples``).
+    """
+    from handvae.data.crop import box_from_mask
+
+    raws, arrays = samples
+    assert not arrays["mirrored"][2] and arrays["mirrored"][0]
+    for i in (2, 0):
+        photo, bbox, K = write_photo(samples, tmp_path / "in", i)
+        out = tmp_path / f"out{i}"
+        assert main(["predict", str(photo), "--checkpoint", str(tiny_checkpoint), "--bbox", bbox, "--K", K,
+                     "--out", str(out), "--no-progress"]) == 0
+        with Image.open(out / f"photo{i}_crop.png") as im:
+            np.testing.assert_array_equal(np.asarray(im), np.asarray(arrays["image"][i]))
+        # why they agree: the CLI box is the mask's tight box, so crop_box gives box_from_mask's box exactly ...
+        x, y, w, h = (float(v) for v in bbox.split(","))
+        height, width = raws[i].image.shape[:2]
+        u_c, v_c, half = box_from_mask(raws[i].mask, 1.25)
+        assert crop_box((x, y, w, h), width, height, 1.25) == (u_c, v_c, half)
+        rec = json.loads((out / f"photo{i}.json").read_text())
+        np.testing.assert_allclose([*rec["crop"]["center"], rec["crop"]["half"]], [u_c, v_c, half], atol=0.005)
+        np.testing.assert_allclose(arrays["box"][i], [u_c - half, v_c - half, u_c + half, v_c + half])
+        # ... and the box is small enough that the default prefilter (max_downsample 3) does not engage
+        assert 2.0 * half / S < 3.0

@@ -55,12 +55,13 @@ def run(args: argparse.Namespace) -> int:
     def stage(text: str) -> None:
         print(f"[{time.perf_counter() - t0:6.0f} s] {text}", flush=True)
 
-    stage(f"1/5 synthetic world: {args.train} train + {args.val} validation / {args.test} test samples")
-    world = generate_dataset("rhd", out / "world", args.train + args.val, args.test, seed=args.seed,
-                             workers=args.workers, overwrite=True, size=320, progress=True)
+    # the training config first: a bad one fails before minutes of synthesis
     cfg = load_config(Config, cfg_path, [f"data.cache={out / 'cache'}", f"out_dir={out / 'run_s4'}",
                                          f"seed={args.seed}", f"trainer.max_steps={args.steps}",
                                          f"data.val_holdout={args.val}"])
+    stage(f"1/5 synthetic world: {args.train} train + {args.val} validation / {args.test} test samples")
+    world = generate_dataset("rhd", out / "world", args.train + args.val, args.test, seed=args.seed,
+                             workers=args.workers, overwrite=True, size=320, progress=True)
     stage(f"2/5 prepare: {cfg.data.crop_size} px crops")
     for split in ("train", "test"):
         prepare(PrepareConfig(source="rhd", root=str(world), split=split, size=cfg.data.crop_size,

@@ -131,6 +131,7 @@ def reproduce(plan: Plan, preset: str = "cpu") -> dict:
 
     t0 = time.perf_counter()
     cfg_dir = plan.configs / preset if preset else plan.configs
+    check_configs(plan, cfg_dir)  # every config of the plan, before minutes of synthesis and preparation
     crop = load_config(Config, cfg_dir / "s4.yaml").data.crop_size
     _log(t0, f"benchmark: {plan.train} train / {plan.test} test synthetic samples, seed {plan.seed}, {crop} px crops")
     cache = build_benchmark(plan, crop)
@@ -178,6 +179,13 @@ def reproduce(plan: Plan, preset: str = "cpu") -> dict:
     _save(plan.out, results)
     _log(t0, f"done: {plan.out / 'results.json'}")
     return results
+
+
+def check_configs(plan: Plan, cfg_dir: Path) -> None:
+    """Load every config the plan will train, with its overrides; a bad one raises ConfigError now."""
+    files = [f for _, f, _ in TABLE1] + [f for _, f, _ in CLOUD_WEIGHT] + ["weak.yaml"]
+    for name in dict.fromkeys(files):
+        load_config(Config, cfg_dir / name, run_overrides(plan, plan.seed, plan.steps))
 
 
 def seed_spread(plan: Plan, cfg_dir: Path, cache: Path, table1: list[dict], t0: float) -> list[dict]:

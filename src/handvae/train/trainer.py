@@ -91,8 +91,6 @@ class Trainer:
         self.run_dir = Path(cfg.out_dir)
         self.ckpt_dir = self.run_dir / "checkpoints"
         torch.manual_seed(cfg.seed + self.dist.rank)
-        if self.dist.is_main:
-            init_run_dir(self.run_dir, cfg)
         if not cfg.data.cache:
             raise UserError("data.cache is empty: give the prepared cache folder (handvae prepare ... --out CACHE)")
 
@@ -104,6 +102,8 @@ class Trainer:
             cfg.data, cfg.data.train_split, cfg.trainer.batch_size, self.device, seed=cfg.seed, train=True,
             modalities=letters, rank=self.dist.rank, world_size=self.dist.world_size))
         self.hands = trained_hands(self.train_data.loader.manifest)
+        if self.dist.is_main:  # only once the data is known to load: a bad cache leaves no run folder behind
+            init_run_dir(self.run_dir, cfg)
         self.val_data = None
         if self.dist.is_main:
             self.val_data = build_loader(cfg.data, cfg.data.val_split, cfg.trainer.val_batch_size, self.device,

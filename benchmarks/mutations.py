@@ -1,0 +1,303 @@
+"""A small, repeatable mutation check: do the tests catch these hand-written faults?
+
+Each mutation names a file under ``src/handvae``, an exact piece of its text (which must occur exactly
+once), its replacement, the tests to run and what the fault is. For each one, ``src/`` is copied into
+a temporary folder, the fault is written into the copy (the real ``src/`` is never touched), and the
+tests run with ``PYTHONPATH`` pointing at the copy, so that ``import handvae`` there is the mutant; a
+small pytest plugin checks, after collection, that the imported ``handvae`` is the copy's (torchrun
+children inherit the same ``PYTHONPATH``). The verdict per mutation:
+
+- ``caught``: the tests fail on the mutant (pytest exit code 1);
+- ``missed``: the tests pass on the mutant, a blind spot;
+- ``error``: the original text is not in the file any more (the code moved on: update the mutation),
+  the copy was not what got imported, the tests could not run (exit codes 2-5) or timed out.
+
+``--baseline`` first runs every listed test on an unmutated copy, which must pass (a test that fails
+anyway "catches" everything). Examples::
+
+    python benchmarks/mutations.py                   # every mutation, then the summary
+    python benchmarks/mutations.py --list            # the mutations, without running anything
+    python benchmarks/mutations.py --only rhd-rows crop-margin --baseline
+
+The tests are run with ``-x`` (the first failure decides), ``-p no:cacheprovider`` and the
+interpreter running this script (use the project's ``.venv/bin/python``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SRC = REPO / "src"
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    file: str  # relative to src/handvae
+    original: str  # exact text, occurring exactly once in the file
+    replacement: str
+    tests: tuple[str, ...]  # pytest paths or node ids, relative to the repository
+    description: str
+
+
+MUTATIONS: list[Mutation] = [
+    Mutation(
+        "crop-margin", "predict/geometry.py",
+        "max(max(w, h) / 2.0 * margin, 1.0)",
+        "max(max(w, h) / 2.0, 1.0)",
+        ("tests/test_predict.py::test_predict_writes_the_cached_training_crop",),
+        "predict.geometry.crop_box ignores the margin",
+    ),
+    Mutation(
+        "crop-centre", "predict/geometry.py",
+        "return x + (w - 1) / 2.0, y + (h - 1) / 2.0,",
+        "return x + w / 2.0, y + h / 2.0,",
+        ("tests/test_predict.py::test_predict_writes_the_cached_training_crop",),
+        "predict.geometry.crop_box puts the box centre half a pixel off",
+    ),
+    Mutation(
+        "rhd-rows", "data/rhd.py",
+        'rows = slice(0, 21) if side == "left" else slice(21, 42)',
+        "rows = slice(21, 42)",
+        ("tests/test_data_readers.py",),
+        "the RHD reader always takes the right hand's rows of xyz / uv_vis",
+    ),
+    Mutation(
+        "rhd-visibility", "data/rhd.py",
+        "vis=uv_vis[rows, 2] > 0.5,",
+        "vis=np.ones(21, dtype=bool),",
+        ("tests/test_data_readers.py",),
+        "the RHD reader ignores the visibility flag of uv_vis",
+    ),
+    Mutation(
+        "stb-translation", "data/formats.py",
+        "return (np.asarray(xyz_depth_mm, dtype=np.float64) - STB_T_MM) @ STB_R",
+        "return (np.asarray(xyz_depth_mm, dtype=np.float64) + STB_T_MM) @ STB_R",
+        ("tests/test_data_readers.py",),
+        "STB depth -> colour frame adds the translation instead of subtracting it",
+    ),
+    Mutation(
+        "stb-rotation", "data/formats.py",
+        "return np.eye(3) + np.sin(theta) * kx + (1.0 - np.cos(theta)) * (kx @ kx)",
+        "return np.eye(3) - np.sin(theta) * kx + (1.0 - np.cos(theta)) * (kx @ kx)",
+        ("tests/test_data_readers.py",),
+        "Rodrigues with the sine term's sign flipped: the STB rotation transposed",
+    ),
+    Mutation(
+        "to-mm-mirror", "eval/predict.py",
+        'np.asarray(arrays["scale_mm"][index], np.float64), np.asarray(arrays["mirrored"][index]),',
+        'np.asarray(arrays["scale_mm"][index], np.float64), np.zeros(len(index), dtype=bool),',
+        ("tests/test_eval_ground_truth.py",),
+        "eval.predict.to_mm ignores the mirrored flag",
+    ),
+    Mutation(
+        "to-mm-transpose", "eval/predict.py",
+        'pred_norm, np.asarray(arrays["R_vc"][index], np.float64),',
+        'pred_norm, np.asarray(arrays["R_vc"][index], np.float64).transpose(0, 2, 1),',
+        ("tests/test_eval_ground_truth.py",),
+        "eval.predict.to_mm uses the transpose of R_vc",
+    ),
+    Mutation(
+        "resume-restarts", "train/trainer.py",
+        "        if resume:\n            self._resume()\n",
+        "        if False:\n            self._resume()\n",
+        ("tests/test_trainer.py::test_resume_after_interruption_is_bit_identical",
+         "tests/test_trainer.py::test_kill_minus_nine_then_resume_matches"),
+        "--resume silently restarts from scratch",
+    ),
+    Mutation(
+        "ddp-no-sync", "train/trainer.py",
+        "        if self.dist.enabled:\n            ids =",
+        "        if False:\n            ids =",
+        ("tests/test_trainer.py::test_two_process_gloo_run",),
+        "DDP without gradient synchronisation (no DistributedDataParallel wrapper)",
+    ),
+    Mutation(
+        "palm-root", "eval/metrics.py",
+        "return 0.5 * (pose[:, WRIST] + pose[:, ROOT_JOINT])",
+        "return 0.5 * (pose[:, WRIST] + pose[:, 9])",
+        ("tests/test_metrics.py",),
+        "the palm root built from the wrist and another joint (the middle tip, 9)",
+    ),
+    Mutation(
+        "loss-weights", "models/criterion.py",
+        "return sum((w[k] * v for k, v in terms.items()), torch.zeros(()))",
+        "return sum((v for k, v in terms.items()), torch.zeros(()))",
+        ("tests/test_learning_fixes.py::test_the_logged_loss_is_the_weighted_sum_of_the_logged_terms",),
+        "the trainer's loss sums the terms without their weights",
+    ),
+    Mutation(
+        "pck-strict", "eval/metrics.py",
+        "return (errors[None, :] <= thresholds[:, None]).mean(axis=1)",
+        "return (errors[None, :] < thresholds[:, None]).mean(axis=1)",
+        ("tests/test_metrics.py",),
+        "PCK counts an error with < instead of <= the threshold",
+    ),
+    Mutation(
+        "procrustes-reflection", "eval/metrics.py",
+        "fix[:, -1] = d\n",
+        "fix[:, -1] = 1.0\n",
+        ("tests/test_metrics.py",),
+        "Procrustes alignment allows reflections",
+    ),
+    Mutation(
+        "onnx-batchnorm-stats", "export.py",
+        "    module = PosePath(model.float().cpu().eval()).eval()\n",
+        "    module = PosePath(model.float().cpu().eval()).eval()\n"
+        "    for m in module.modules():\n"
+        "        if isinstance(m, nn.modules.batchnorm._BatchNorm):\n"
+        "            m.reset_running_stats()\n",
+        ("tests/test_export_onnx.py",),
+        "ONNX export loses the trained BatchNorm statistics (exports the defaults 0 / 1)",
+    ),
+    Mutation(
+        "cli-config-error", "cli/__init__.py",
+        "    except (UserError, ConfigError) as err:\n",
+        "    except UserError as err:\n",
+        ("tests/test_cli_errors.py",),
+        "a ConfigError escapes the CLI as a traceback instead of a one-line error with exit code 2",
+    ),
+]
+
+_PLUGIN = '''
+import os
+import sys
+
+
+def pytest_collection_finish(session):
+    mod = sys.modules.get("handvae")
+    if mod is None:
+        import handvae as mod
+    want = os.path.realpath(os.environ["HANDVAE_MUTANT_SRC"])
+    got = os.path.realpath(mod.__file__)
+    if not got.startswith(want + os.sep):
+        with open(os.environ["HANDVAE_MUTANT_FLAG"], "w") as fh:
+            fh.write(got)
+        raise SystemExit(f"mutation check: imported handvae from {got}, not from the copy in {want}")
+'''
+
+
+def copy_src(dest: Path) -> Path:
+    """A copy of the real src/ under ``dest`` (no caches); returns the copy's src folder."""
+    out = dest / "src"
+    shutil.copytree(SRC, out, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+    return out
+
+
+def apply(mutation: Mutation, src_copy: Path) -> str | None:
+    """Write the fault into the copy; returns an error message when the original text is not there once."""
+    path = src_copy / "handvae" / mutation.file
+    if not path.is_file():
+        return f"{mutation.file}: no such file"
+    text = path.read_text()
+    n = text.count(mutation.original)
+    if n != 1:
+        return f"{mutation.file}: the original text occurs {n} times (expected once)"
+    path.write_text(text.replace(mutation.original, mutation.replacement))
+    return None
+
+
+def run_tests(src_copy: Path, tests: tuple[str, ...], work: Path, timeout: float) -> tuple[str, str]:
+    """Run ``tests`` against the copy; returns (verdict, detail) with verdict in caught | missed | error."""
+    (work / "plugin").mkdir(exist_ok=True)
+    (work / "plugin" / "handvae_mutant_check.py").write_text(_PLUGIN)
+    flag = work / "wrong_import.txt"
+    flag.unlink(missing_ok=True)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "HANDVAE_MUTANT_SRC": str(src_copy),
+           "HANDVAE_MUTANT_FLAG": str(flag)}
+    env["PYTHONPATH"] = os.pathsep.join([str(src_copy), str(work / "plugin"),
+                                         *filter(None, [os.environ.get("PYTHONPATH")])])
+    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-p", "handvae_mutant_check",
+           "--basetemp", str(work / "pytest"), *tests]
+    try:
+        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return "error", f"timed out after {timeout:.0f} s"
+    tail = [ln for ln in proc.stdout.strip().splitlines() if ln.strip()]
+    last = tail[-1] if tail else proc.stderr.strip()[-300:]
+    if flag.exists():
+        return "error", f"the copy was not imported (handvae came from {flag.read_text()})"
+    if proc.returncode == 0:
+        return "missed", last
+    if proc.returncode == 1:
+        failed = next((ln for ln in tail if ln.startswith("FAILED ")), last)
+        return "caught", failed
+    return "error", f"pytest exit code {proc.returncode}: {last}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--only", nargs="*", default=[], metavar="NAME", help="run only these mutations")
+    p.add_argument("--list", action="store_true", help="list the mutations and exit")
+    p.add_argument("--baseline", action="store_true", help="first check that the listed tests pass unmutated")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds per pytest run (default 900)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary copies (their paths are printed)")
+    p.add_argument("--tests", nargs="*", default=None, metavar="TEST",
+                   help="run these tests (paths or node ids) instead of each mutation's own")
+    args = p.parse_args(argv)
+
+    unknown = sorted(set(args.only) - {m.name for m in MUTATIONS})
+    if unknown:
+        p.error(f"unknown mutation(s) {unknown}; --list shows them")
+    chosen = [m for m in MUTATIONS if not args.only or m.name in args.only]
+    if args.tests:
+        chosen = [dataclasses.replace(m, tests=tuple(args.tests)) for m in chosen]
+    if args.list:
+        for m in chosen:
+            print(f"{m.name:22s} {m.file:22s} {m.description}\n{'':22s} tests: {' '.join(m.tests)}")
+        return 0
+
+    root = Path(tempfile.mkdtemp(prefix="handvae_mutations_"))
+    try:
+        if args.baseline:
+            tests = tuple(dict.fromkeys(t for m in chosen for t in m.tests))
+            work = root / "baseline"
+            work.mkdir()
+            t0 = time.perf_counter()
+            verdict, detail = run_tests(copy_src(work), tests, work, args.timeout)
+            ok = verdict == "missed"  # nothing mutated: the tests must pass
+            print(f"baseline ({len(tests)} test path(s), {time.perf_counter() - t0:.0f} s): "
+                  f"{'pass' if ok else 'FAIL'}: {detail}", flush=True)
+            if not ok:
+                print("the tests fail without a mutation; fix them first", file=sys.stderr)
+                return 2
+        results = []
+        for m in chosen:
+            work = root / m.name
+            work.mkdir()
+            copy = copy_src(work)
+            t0 = time.perf_counter()
+            problem = apply(m, copy)
+            verdict, detail = ("error", problem) if problem else run_tests(copy, m.tests, work, args.timeout)
+            seconds = time.perf_counter() - t0
+            results.append((m, verdict, seconds))
+            print(f"{verdict:6s} {m.name:22s} ({seconds:4.0f} s) {m.description}\n       {detail}", flush=True)
+            if not args.keep:
+                shutil.rmtree(work, ignore_errors=True)
+    finally:
+        if args.keep:
+            print(f"copies kept under {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+    counts = {v: sum(1 for _, verdict, _ in results if verdict == v) for v in ("caught", "missed", "error")}
+    print(f"\nsummary: {counts['caught']} of {len(results)} mutations caught, {counts['missed']} missed, "
+          f"{counts['error']} errors ({sum(s for *_, s in results):.0f} s)")
+    for m, verdict, _ in results:
+        if verdict != "caught":
+            print(f"  {verdict}: {m.name} ({m.description})")
+    return 0 if counts["caught"] == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
