@@ -35,3 +35,20 @@ def test_a_pose_mirrored_the_wrong_way_does_not_score_zero(tiny_cache):
     gt = np.asarray(arrays["xyz_mm"], np.float64)[index]
     res = score(pred_mm, gt, np.asarray(arrays["vis"])[index].astype(bool), Protocol())
     assert res.mean_epe_mm > 5.0
+
+
+@pytest.mark.parametrize("mirror", ["left", "none"])
+def test_stb_ground_truth_scores_zero(tmp_path, mirror):
+    """STB format (left hands, SK depth frame to colour frame, palm to wrist): its cache round-trips too."""
+    from _data_fixtures import write_stb
+    from handvae.data.prepare import PrepareConfig, prepare
+
+    root = write_stb(tmp_path / "stb", seqs=("B2Counting",), n=2)
+    out = prepare(PrepareConfig("stb", str(root), size=32, points=64, mirror=mirror), tmp_path / "c", progress=False)
+    arrays = open_split(out)
+    assert bool(np.asarray(arrays["mirrored"]).all()) == (mirror == "left")
+    index = np.arange(len(arrays["pose"]))
+    gt = np.asarray(arrays["xyz_mm"], np.float64)
+    pred_mm = to_mm(np.asarray(arrays["pose"], np.float64), arrays, index)
+    res = score(pred_mm, gt, np.asarray(arrays["vis"]).astype(bool), Protocol())
+    assert res.mean_epe_mm < 0.02

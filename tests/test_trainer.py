@@ -55,6 +55,7 @@ def test_iterative_baseline_alternates_pairs(tiny_cache, tmp_path):
     assert losses == [["R:chamfer", "R:emd", "R:kl"], ["R:heat", "R:kl"], ["R:kl", "R:pose"]]
 
 
+@pytest.mark.slow  # ~60 s; `pytest -m slow`. The weighted-sum test of the loss guards the wiring in make test.
 def test_tiny_s4_run_learns_far_below_the_mean_pose(tiny_cache, tmp_path):
     """S4 (RC2CHP, PoE) on the tiny world's 96 training samples, no augmentation, lr 3e-3, 300 steps of 16.
 
