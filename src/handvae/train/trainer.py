@@ -287,8 +287,9 @@ class Trainer:
     def _out_of_time(self) -> bool:
         """Whether ``trainer.max_minutes`` of training time are spent (decided by rank 0 for every rank)."""
         limit = self.cfg.trainer.max_minutes
-        spent = limit > 0 and self.train_seconds >= 60.0 * limit
-        return broadcast_value(float(spent), self.dist) > 0.5
+        if limit <= 0:  # the same config on every rank: no collective needed
+            return False
+        return broadcast_value(float(self.train_seconds >= 60.0 * limit), self.dist) > 0.5
 
     def _validate_and_checkpoint(self) -> bool:
         stop = False
