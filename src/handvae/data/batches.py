@@ -13,7 +13,7 @@ from r); the augmentation generator is re-seeded from (seed, epoch, step, rank) 
 (epoch, position) fully determine what comes next and ``load_state_dict`` resumes exactly.
 Weak supervision: samples with index < round(labelled_fraction * N) keep P (present['P']).
 A loader may cover a range of the split (``start``, ``max_samples``): the trainer validates on the
-tail of the training split (``holdout_ranges``) and trains on the rest; indices stay the split's.
+tail of the training split (:func:`sample_range`) and trains on the rest; indices stay the split's.
 """
 
 from __future__ import annotations
