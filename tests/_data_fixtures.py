@@ -100,6 +100,19 @@ def stb_centers(n: int) -> list[tuple[float, float, float]]:
     return [(-10.0 + 10.0 * i, 0.0, 600.0 + 15.0 * i) for i in range(n)]
 
 
+def _write_sk_frame(folder: Path, i: int, xyz: np.ndarray, plane_mm: float) -> None:
+    """SK_color_i.png (bones drawn) and SK_depth_i.png (a plane at ``plane_mm`` through the hand, 1 m behind)."""
+    uv = project(xyz, SK_K)
+    u0, v0 = np.floor(uv.min(0) - 15).astype(int)
+    u1, v1 = np.ceil(uv.max(0) + 15).astype(int)
+    depth = np.full(STB_SHAPE, 1000.0)
+    depth[v0:v1, u0:u1] = plane_mm
+    img = np.full(STB_SHAPE + (3,), 60, np.uint8)
+    img[bone_pixels(uv, STB_SHAPE, 6)] = (200, 150, 110)
+    Image.fromarray(img).save(folder / f"SK_color_{i}.png")
+    Image.fromarray(encode_stb_depth(depth)).save(folder / f"SK_depth_{i}.png")
+
+
 def write_stb(root: Path, seqs=("B1Counting", "B2Counting"), n: int = 2) -> Path:
     """STB layout under ``root``: images/<seq>/SK_*.png and labels/<seq>_SK.mat."""
     (root / "labels").mkdir(parents=True, exist_ok=True)
@@ -110,15 +123,7 @@ def write_stb(root: Path, seqs=("B1Counting", "B2Counting"), n: int = 2) -> Path
         for i, c in enumerate(stb_centers(n)):
             xyz = hand_pose(c)
             para[:, :, i] = rhd_to_stb_labels(xyz).T
-            depth = np.full(STB_SHAPE, 1000.0)
-            uv = project(xyz, SK_K)
-            u0, v0 = np.floor(uv.min(0) - 15).astype(int)
-            u1, v1 = np.ceil(uv.max(0) + 15).astype(int)
-            depth[v0:v1, u0:u1] = c[2]  # a plane through the hand, the scene 1 m away
-            img = np.full(STB_SHAPE + (3,), 60, np.uint8)
-            img[bone_pixels(uv, STB_SHAPE, 6)] = (200, 150, 110)
-            Image.fromarray(img).save(folder / f"SK_color_{i}.png")
-            Image.fromarray(encode_stb_depth(depth)).save(folder / f"SK_depth_{i}.png")
+            _write_sk_frame(folder, i, xyz, c[2])
         scipy.io.savemat(root / "labels" / f"{seq}_SK.mat", {"handPara": para})
     return root
 
@@ -206,14 +211,6 @@ def write_stb_frames(root: Path, seq: str, label_depth_frame: np.ndarray, joints
     folder.mkdir(parents=True, exist_ok=True)
     para = np.transpose(np.asarray(label_depth_frame, np.float64), (2, 1, 0))  # (3, 21, N)
     for i, xyz in enumerate(np.asarray(joints_colour, np.float64)):
-        uv = project(xyz, SK_K)
-        u0, v0 = np.floor(uv.min(0) - 15).astype(int)
-        u1, v1 = np.ceil(uv.max(0) + 15).astype(int)
-        depth = np.full(STB_SHAPE, 1000.0)
-        depth[v0:v1, u0:u1] = xyz[:, 2].mean()
-        img = np.full(STB_SHAPE + (3,), 60, np.uint8)
-        img[bone_pixels(uv, STB_SHAPE, 6)] = (200, 150, 110)
-        Image.fromarray(img).save(folder / f"SK_color_{i}.png")
-        Image.fromarray(encode_stb_depth(depth)).save(folder / f"SK_depth_{i}.png")
+        _write_sk_frame(folder, i, xyz, xyz[:, 2].mean())
     scipy.io.savemat(root / "labels" / f"{seq}_SK.mat", {"handPara": para})
     return root
