@@ -22,6 +22,9 @@ def test_evaluate_writes_consistent_files(tiny_run, tiny_cache, tmp_path, capsys
     metrics = json.loads((out / "metrics.json").read_text())
     ours = metrics["s4"]
     assert ours["protocol"]["root"] == "mcp" and ours["protocol"]["scale"] == "gt_bone"
+    for name in ("s4", "mean pose (baseline)"):  # PA-EPE beside the headline, for every row
+        assert metrics[name]["pa"]["protocol"]["scale"] == "procrustes"
+        assert f"PA-EPE {metrics[name]['pa']['mean_epe_mm']:7.2f} mm" in printed
     data = np.load(out / "predictions_s4.npz")
     assert data["pred_mm"].shape == (24, 21, 3) and data["gt_mm"].shape == (24, 21, 3)
     # Recompute from the saved camera-frame mm predictions: the pinned protocol with the GT bone as scale
@@ -29,6 +32,8 @@ def test_evaluate_writes_consistent_files(tiny_run, tiny_cache, tmp_path, capsys
     again = evaluate(data["pred_mm"], data["gt_mm"], data["vis"], Protocol(scale="none"))
     assert again.mean_epe_mm == pytest.approx(ours["mean_epe_mm"], rel=1e-5)
     assert again.auc_20_50 == pytest.approx(ours["auc_20_50"], abs=1e-6)
+    aligned = evaluate(data["pred_mm"], data["gt_mm"], data["vis"], Protocol(scale="procrustes"))
+    assert aligned.mean_epe_mm == pytest.approx(ours["pa"]["mean_epe_mm"], rel=1e-5)
     report = (out / "report.md").read_text()
     assert f"{ours['mean_epe_mm']:.2f}" in report and "Protocol:" in report
     with Image.open(out / "pck.png") as im:

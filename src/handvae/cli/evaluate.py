@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "evaluate trained runs on a prepared split: metrics JSON, Markdown report, PCK and per-joint plots"
+HELP = ("evaluate trained runs on a prepared split (headline protocol and PA-EPE): metrics JSON, Markdown report, "
+        "PCK and per-joint plots")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,9 +35,12 @@ def run(args: argparse.Namespace) -> int:
     results = evaluate_runs(args.runs, args.data, out, args.split, protocol, args.device,
                             baseline=not args.no_baseline)
     for name, r in results.items():
+        pa = "" if r.pa is None else f"  PA-EPE {r.pa.mean_epe_mm:7.2f} mm"
         print(f"{name:<28} mean EPE {r.mean_epe_mm:7.2f} mm  median {r.median_epe_mm:7.2f} mm  "
-              f"AUC(20-50) {r.auc_20_50:.3f}")
+              f"AUC(20-50) {r.auc_20_50:.3f}{pa}")
     print("protocol: " + Protocol(**{k: next(iter(results.values())).protocol[k]
                                      for k in ("root", "scale", "visible_only")}).describe())
+    if any(r.pa is not None for r in results.values()):
+        print("PA-EPE: the same predictions after per-sample Procrustes (similarity) alignment to the ground truth")
     print(f"report: {out / 'report.md'}")
     return 0

@@ -2,8 +2,9 @@
 
 Writes into ``out``::
 
-    metrics.json        every run's Result (with its protocol) and the mean-pose baseline
-    report.md           the table, per-joint errors, the protocol
+    metrics.json        every run's Result (with its protocol) and the mean-pose baseline; each
+                        carries ``pa``: the same predictions Procrustes-aligned (PA-EPE)
+    report.md           the table (headline and PA-EPE side by side), per-joint errors, the protocol
     pck.png             3D PCK curves of all runs (and the baseline) on one plot
     per_joint_<run>.png per-joint mean/median errors
     predictions_<run>.npz  pred_mm, gt_mm (camera frame, RHD order), vis, index: recompute anything
@@ -48,7 +49,11 @@ def evaluate_runs(
     baseline: bool = True,
     batch_size: int = 64,
 ) -> dict[str, Result]:
-    """Score each run's RGB-only predictions on ``cache/split``; write the files listed above."""
+    """Score each run's RGB-only predictions on ``cache/split``; write the files listed above.
+
+    Predictions are mapped back to each sample's original camera frame (mirrored hands mirrored
+    back) before scoring; every Result carries PA-EPE in ``Result.pa`` beside the headline.
+    """
     from handvae.data.batches import build_loader
     from handvae.eval.load import load_model
     from handvae.eval.predict import evaluate_split, mean_pose_baseline
@@ -72,7 +77,7 @@ def evaluate_runs(
         if protocol is not None:
             cfg.eval.root, cfg.eval.scale, cfg.eval.visible_only = protocol.root, protocol.scale, protocol.visible_only
         loader = build_loader(cfg.data, split, batch_size, dev, seed=cfg.seed, train=False, modalities="R")
-        result, pred_mm = evaluate_split(model, loader, cfg)
+        result, pred_mm = evaluate_split(model, loader, cfg, pa=True)
         name = run_name(Path(run))
         results[name] = result
         from handvae.data.cache import open_split
@@ -87,7 +92,7 @@ def evaluate_runs(
         cfg, loader = first_cfg
         train_dir = Path(cfg.data.cache) / cfg.data.train_split
         if (train_dir / "manifest.json").is_file():
-            results[BASELINE] = mean_pose_baseline(train_dir, loader, cfg)
+            results[BASELINE] = mean_pose_baseline(train_dir, loader, cfg, pa=True)
     doc = {name: r.as_dict() for name, r in results.items()}
     atomic_write_text(out / "metrics.json", json.dumps(doc, indent=2) + "\n")
     notes = f"Split `{split}` of `{first_cfg[0].data.cache}`; RGB-only predictions."

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from handvae.data.cache import to_camera_mm
-from handvae.eval.metrics import Protocol, Result, evaluate
+from handvae.eval.metrics import Protocol, Result, aligned_protocol, evaluate
 from handvae.skeleton import bone_length
 
 
@@ -39,19 +39,26 @@ def to_mm(pred_norm: np.ndarray, arrays: dict, index: np.ndarray) -> np.ndarray:
     )
 
 
-def score(pred_mm: np.ndarray, gt_mm: np.ndarray, vis: np.ndarray, protocol: Protocol) -> Result:
-    """Score camera-frame mm predictions whose scale came from the ground truth's bone.
+def score(pred_mm: np.ndarray, gt_mm: np.ndarray, vis: np.ndarray, protocol: Protocol, pa: bool = False) -> Result:
+    """Score camera-frame mm predictions ``(N, 21, 3)`` whose scale came from the ground truth's bone.
 
     For the ``gt_bone`` protocol the prediction is handed to the metrics in bone units (divided by
     the ground-truth bone it was scaled with), so the metrics' own multiplication restores it.
+    ``pa``: also score PA-EPE (:func:`handvae.eval.metrics.aligned_protocol`) into ``Result.pa``.
     """
+    aligned = None
+    if pa and protocol.scale != "procrustes":
+        aligned = evaluate(pred_mm, gt_mm, vis, aligned_protocol(protocol))
     if protocol.scale == "gt_bone":
         pred_mm = pred_mm / bone_length(gt_mm)[:, None, None]
-    return evaluate(pred_mm, gt_mm, vis, protocol)
+    result = evaluate(pred_mm, gt_mm, vis, protocol)
+    result.pa = aligned
+    return result
 
 
-def _score_split(pred_norm: np.ndarray, index: np.ndarray, loader, cfg) -> tuple[Result, np.ndarray]:
-    """Map normalised predictions of samples ``index`` to camera mm and score them under ``cfg.eval``."""
+def _score_split(pred_norm: np.ndarray, index: np.ndarray, loader, cfg, pa: bool = False) -> tuple[Result, np.ndarray]:
+    """Map normalised predictions of samples ``index`` to camera mm (mirroring undone) and score them
+    under ``cfg.eval`` (and PA-EPE when ``pa``)."""
     from handvae.data.cache import open_split
 
     extra = open_split(loader.split_dir, ["xyz_mm", "vis", "mirrored", "R_vc", "centroid_mm", "scale_mm"])
@@ -59,19 +66,25 @@ def _score_split(pred_norm: np.ndarray, index: np.ndarray, loader, cfg) -> tuple
     gt = np.asarray(extra["xyz_mm"][index], np.float64)
     vis = np.asarray(extra["vis"][index]).astype(bool)
     protocol = Protocol(root=cfg.eval.root, scale=cfg.eval.scale, visible_only=cfg.eval.visible_only)
-    return score(pred_mm, gt, vis, protocol), pred_mm
+    return score(pred_mm, gt, vis, protocol, pa), pred_mm
 
 
-def evaluate_split(model: torch.nn.Module, loader, cfg) -> tuple[Result, np.ndarray]:
-    """(Result under ``cfg.eval``, predictions (N, 21, 3) mm camera frame) for an evaluation loader."""
+def evaluate_split(model: torch.nn.Module, loader, cfg, pa: bool = False) -> tuple[Result, np.ndarray]:
+    """(Result under ``cfg.eval``, predictions (N, 21, 3) mm camera frame) for an evaluation loader.
+
+    ``pa``: also score PA-EPE into ``Result.pa``.
+    """
     pred_norm, index = predict_split(model, loader)
-    return _score_split(pred_norm, index, loader, cfg)
+    return _score_split(pred_norm, index, loader, cfg, pa)
 
 
-def mean_pose_baseline(train_split_dir, loader, cfg) -> Result:
-    """The floor every model must beat: predict the training set's mean normalised pose for every sample."""
+def mean_pose_baseline(train_split_dir, loader, cfg, pa: bool = False) -> Result:
+    """The floor every model must beat: predict the training set's mean normalised pose for every sample.
+
+    ``pa``: also score PA-EPE into ``Result.pa``.
+    """
     from handvae.data.cache import open_split
 
     mean = np.asarray(open_split(train_split_dir, ["pose"])["pose"], np.float64).mean(axis=0)
     index = loader.start + np.arange(loader.n)
-    return _score_split(np.broadcast_to(mean, (index.size, 21, 3)), index, loader, cfg)[0]
+    return _score_split(np.broadcast_to(mean, (index.size, 21, 3)), index, loader, cfg, pa)[0]

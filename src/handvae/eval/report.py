@@ -20,23 +20,30 @@ def _protocol_line(result: Result) -> str:
 
 
 def markdown_report(results: Mapping[str, Result], title: str = "Evaluation", notes: str = "") -> str:
-    """A Markdown report: one row per named result, per-joint errors, and the protocol."""
+    """A Markdown report: one row per named result (with PA-EPE where scored), per-joint errors, the protocol."""
     if not results:
         raise ValueError("no results to report")
     lines = [f"# {title}", ""]
     if notes:
         lines += [notes, ""]
+    with_pa = any(r.pa is not None for r in results.values())
     lines += [
-        "| run | samples | mean EPE (mm) | median EPE (mm) | AUC 0-50 | AUC 20-50 |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| run | samples | mean EPE (mm) |" + (" PA-EPE (mm) |" if with_pa else "")
+        + " median EPE (mm) | AUC 0-50 | AUC 20-50 |",
+        "|---|---:|---:|" + ("---:|" if with_pa else "") + "---:|---:|---:|",
     ]
     for name, r in results.items():
+        pa = ("-" if r.pa is None else f"{r.pa.mean_epe_mm:.2f}") + " | " if with_pa else ""
         lines.append(
-            f"| {name} | {r.num_samples} | {r.mean_epe_mm:.2f} | {r.median_epe_mm:.2f} | {r.auc_0_50:.3f} | "
+            f"| {name} | {r.num_samples} | {r.mean_epe_mm:.2f} | {pa}{r.median_epe_mm:.2f} | {r.auc_0_50:.3f} | "
             f"{r.auc_20_50:.3f} |"
         )
     protocols = {_protocol_line(r) for r in results.values()}
-    lines += ["", "Protocol: " + "; ".join(sorted(protocols)) + ". AUC 20-50 integrates thresholds 21.05-50 mm.", ""]
+    lines += ["", "Protocol: " + "; ".join(sorted(protocols)) + ". AUC 20-50 integrates thresholds 21.05-50 mm."]
+    if with_pa:
+        lines.append("PA-EPE: mean EPE of the same predictions after per-sample Procrustes alignment (rotation, "
+                     "scale, translation) to the ground truth.")
+    lines.append("")
     names = list(results)
     lines += ["## Per-joint mean error (mm)", "", "| joint | " + " | ".join(names) + " |",
               "|---|" + "---:|" * len(names)]
