@@ -1,20 +1,29 @@
-"""``handvae prepare {rhd,stb} PATH --out CACHE --split train``: make a cached split for training."""
+"""``handvae prepare {rhd,stb,realdev} PATH --out CACHE --split train``: make a cached split.
+
+``realdev`` (real photos, evaluation only) has one split: ``--split test``.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "crop, viewpoint-correct and normalise a dataset (RHD or STB format) into a training cache"
+HELP = "crop, viewpoint-correct and normalise a dataset (RHD, STB or realdev format) into a cache"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", choices=["rhd", "stb"], help="dataset format")
-    parser.add_argument("path", help="dataset root (RHD_published_v2 folder, or the STB folder)")
+    from handvae.data.prepare import SOURCES
+
+    parser.add_argument("source", choices=list(SOURCES),
+                        help="dataset format: rhd, stb, or realdev (real photos, evaluation only)")
+    parser.add_argument("path", help="dataset root (RHD_published_v2 folder, the STB folder, or the realdev "
+                                     "folder with annotations.npz and images/)")
     parser.add_argument("--out", required=True, help="cache folder; the split is written to OUT/SPLIT")
-    parser.add_argument("--split", default="train", help="train | test (RHD also: training | evaluation)")
+    parser.add_argument("--split", default="train",
+                        help="train | test (RHD also: training | evaluation; realdev: test only)")
     parser.add_argument("--size", type=int, default=256, help="crop size in px (paper: 256)")
     parser.add_argument("--points", type=int, default=1024, help="cloud points stored per sample")
-    parser.add_argument("--margin", type=float, default=1.25, help="crop box = longer mask side x margin")
+    parser.add_argument("--margin", type=float, default=1.25,
+                        help="crop box = longer mask side x margin (realdev: the projected joints' box)")
     parser.add_argument("--mirror", choices=["none", "left"], default="left",
                         help="left (default): mirror left hands to right ones, so the model learns one side; "
                              "none: keep both sides as they are")

@@ -2,10 +2,11 @@
 
 A crop is defined the way a predictor would crop a user's photo: the box centre (u_c, v_c) and
 half-size h (pixels of the full image) of a square around the hand (mask bounding box, longer
-side, times ``margin``). The crop is rendered by a virtual camera that shares the real camera's
-centre, looks along the ray through (u_c, v_c) (rotation R_vc of :mod:`handvae.data.viewpoint`),
-and has intrinsics ``K_crop = [[f_c, 0, c], [0, f_c, c], [0, 0, 1]]`` with ``c = (S - 1) / 2``
-and ``f_c = f * S / (2 h)``. So a camera-frame point x (mm) lands in the crop at
+side, times ``margin``; for sources without a mask, the projected joints' bounding box). The
+crop is rendered by a virtual camera that shares the real camera's centre, looks along the ray
+through (u_c, v_c) (rotation R_vc of :mod:`handvae.data.viewpoint`), and has intrinsics
+``K_crop = [[f_c, 0, c], [0, f_c, c], [0, 0, 1]]`` with ``c = (S - 1) / 2`` and
+``f_c = f * S / (2 h)``. So a camera-frame point x (mm) lands in the crop at
 ``K_crop @ (R_vc @ x)`` exactly, and rotating the crop about its centre is exactly a rotation of
 ``R_vc @ x`` about the optical axis (what the augmentation relies on). Pixel centres are at
 integer coordinates throughout.
@@ -46,6 +47,22 @@ def box_from_mask(mask: np.ndarray, margin: float = 1.25) -> tuple[float, float,
     u0, u1, v0, v1 = cols[0], cols[-1], rows[0], rows[-1]
     half = max(u1 - u0 + 1, v1 - v0 + 1) / 2.0 * margin
     return (u0 + u1) / 2.0, (v0 + v1) / 2.0, max(float(half), 2.0)
+
+
+def box_from_points(points: np.ndarray, margin: float = 1.25) -> tuple[float, float, float]:
+    """Square box around 2D points ``(M, 2)`` px [u, v]: returns (u_c, v_c, half) px; half >= 2 px.
+
+    The semantics of :func:`box_from_mask`: centred on the points' bounding box, half-size = its
+    longer side / 2 * ``margin``. Points have no extent, so the side is ``max - min``; a mask's
+    pixels u0..u1 cover ``u0 - 0.5 .. u1 + 0.5``, hence its ``u1 - u0 + 1``. The two boxes are equal
+    when the points are the outer corners of the mask's pixels.
+    """
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if pts.shape[0] == 0 or not np.isfinite(pts).all():
+        raise ValueError("box_from_points needs at least one finite point")
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    half = float((hi - lo).max()) / 2.0 * margin
+    return float(lo[0] + hi[0]) / 2.0, float(lo[1] + hi[1]) / 2.0, max(half, 2.0)
 
 
 def crop_geometry(K: np.ndarray, u_c: float, v_c: float, half: float, size: int) -> CropGeometry:

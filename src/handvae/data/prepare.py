@@ -7,7 +7,9 @@ Per sample (docs/METHOD.md, section 7):
    seen from the palm and a right hand seen from the back look alike, so a model trained on both
    sides without knowing which cannot learn depth. ``mirror='none'`` keeps both sides;
 2. the crop: square box around the hand mask times ``margin``, rendered by the virtual camera of
-   :mod:`handvae.data.crop` at S x S (the same crop a predictor makes from a box on a photo);
+   :mod:`handvae.data.crop` at S x S (the same crop a predictor makes from a box on a photo); a
+   source without masks (``RawSample.mask`` None, e.g. realdev) boxes the projected joints instead,
+   with the same margin (:func:`handvae.data.crop.box_from_points`), and caches an empty crop mask;
 3. the hand-surface cloud: mask pixels with valid depth, back-projected with K (mm); its mean is
    the centroid; ``n_points`` of them are kept (a seeded random choice, with repetition when the
    hand has fewer pixels) so that training draws fresh 256-point subsets every step;
@@ -15,6 +17,7 @@ Per sample (docs/METHOD.md, section 7):
 5. keypoints in crop px (``K_crop R_vc x``), and the depth crop in normalised units: the
    virtual-camera depth minus the centroid's, over the scale, on hand pixels; 1 elsewhere.
 Sources without depth get no cloud (``has_cloud`` False) and use the joints' mean as centroid.
+``realdev`` (real photos, evaluation only) has neither mask nor depth: ``prepare realdev ROOT --split test``.
 """
 
 from __future__ import annotations
@@ -27,7 +30,14 @@ from typing import Any
 import numpy as np
 
 from handvae.data.cache import CacheWriter
-from handvae.data.crop import box_from_mask, crop_geometry, project, sample_bilinear, sample_nearest
+from handvae.data.crop import (
+    box_from_mask,
+    box_from_points,
+    crop_geometry,
+    project,
+    sample_bilinear,
+    sample_nearest,
+)
 from handvae.data.raw import RawSample, SampleError, mirror_sample
 from handvae.data.stb import backproject
 from handvae.data.viewpoint import apply_viewpoint
@@ -35,16 +45,17 @@ from handvae.errors import UserError
 from handvae.skeleton import SCALE_BONE
 
 DEPTH_BACKGROUND = 1.0
+SOURCES = ("rhd", "stb", "realdev")
 
 
 @dataclass
 class PrepareConfig:
-    source: str  # rhd | stb
+    source: str  # rhd | stb | realdev
     root: str
     split: str = "train"
     size: int = 256  # crop px (the paper's 256; 64-128 for CPU)
     points: int = 1024  # cloud points stored per sample
-    margin: float = 1.25  # box half-size = longer mask side / 2 * margin
+    margin: float = 1.25  # box half-size = longer mask side / 2 * margin (joints' box without a mask)
     mirror: str = "left"  # left: mirror left hands to right ones (default) | none: keep both sides
     camera: str = "sk"  # STB only: sk | bb
     radius_mm: float = 20.0  # STB only: hand segmentation radius around the bones
@@ -63,7 +74,18 @@ def build_reader(cfg: PrepareConfig):
         from handvae.data.stb import STBReader
 
         return STBReader(cfg.root, cfg.split, camera=cfg.camera, radius_mm=cfg.radius_mm)
-    raise UserError(f"unknown source {cfg.source!r}; expected 'rhd' or 'stb'")
+    if cfg.source == "realdev":
+        from handvae.data.realdev import RealdevReader
+
+        return RealdevReader(cfg.root, cfg.split)
+    raise UserError(f"unknown source {cfg.source!r}; expected one of {', '.join(repr(s) for s in SOURCES)}")
+
+
+def crop_box(s: RawSample, margin: float) -> tuple[float, float, float]:
+    """(u_c, v_c, half) px of the crop box: the hand mask's box, or the projected joints' without a mask."""
+    if s.mask is None:
+        return box_from_points(project(np.asarray(s.xyz, dtype=np.float64), s.K), margin)
+    return box_from_mask(s.mask, margin)
 
 
 def prepare_sample(raw: RawSample, size: int, n_points: int, margin: float, mirror: str, rng) -> dict[str, np.ndarray]:
@@ -71,7 +93,7 @@ def prepare_sample(raw: RawSample, size: int, n_points: int, margin: float, mirr
     side = raw.side
     s = mirror_sample(raw) if (mirror == "left" and side == "left") else raw
     mirrored = s is not raw
-    u_c, v_c, half = box_from_mask(s.mask, margin)
+    u_c, v_c, half = crop_box(s, margin)
     geom = crop_geometry(s.K, u_c, v_c, half, size)
     K = np.asarray(s.K, dtype=np.float64)
     xyz = np.asarray(s.xyz, dtype=np.float64)
@@ -94,7 +116,7 @@ def prepare_sample(raw: RawSample, size: int, n_points: int, margin: float, mirr
     rays = np.stack([jj, ii, np.ones_like(jj)], -1) @ np.linalg.inv(geom.K_crop).T @ geom.R_vc
     coords = project(rays, K)
     image = np.clip(np.rint(sample_bilinear(s.image, coords)), 0, 255).astype(np.uint8)
-    mask = sample_nearest(s.mask, coords, False).astype(bool)
+    mask = np.zeros((size, size), bool) if s.mask is None else sample_nearest(s.mask, coords, False).astype(bool)
     z_src = sample_nearest(s.depth, coords, 0.0).astype(np.float64) * 1000.0
     z_virtual = z_src / rays[..., 2]  # depth along the virtual camera's axis, mm
     z_c = (geom.R_vc @ centroid)[2]

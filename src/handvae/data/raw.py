@@ -24,17 +24,19 @@ class RawSample:
     """One hand of one frame, as read from disk, before cropping.
 
     image: (H, W, 3) uint8 RGB. depth: (H, W) float32 metres in the colour camera's pixel grid,
-    0 where unknown (all 0 when the source has no depth). mask: (H, W) bool, the hand's pixels.
+    0 where unknown (all 0 when the source has no depth). mask: (H, W) bool, the hand's pixels, or
+    None when the source has no mask (then it has no depth either, and the crop box comes from the
+    projected joints, see :func:`handvae.data.crop.box_from_points`).
     K: (3, 3) colour intrinsics (pixels). xyz: (21, 3) float mm, colour-camera frame (x right,
     y down, z forward), RHD joint order. uv: (21, 2) float pixels (u right, v down; pixel
     centres at integers). vis: (21,) bool. side: 'left' | 'right'. source: dataset name
-    ('rhd', 'stb'); id: sample id unique within the source/split; has_depth: False when the
+    ('rhd', 'stb', 'realdev'); id: sample id unique within the source/split; has_depth: False when the
     source has no depth map (e.g. STB's stereo camera).
     """
 
     image: np.ndarray
     depth: np.ndarray
-    mask: np.ndarray
+    mask: np.ndarray | None
     K: np.ndarray
     xyz: np.ndarray
     uv: np.ndarray
@@ -52,9 +54,12 @@ class RawSample:
             self._fail(f"image must be (H, W, 3) uint8, got {self.image.shape} {self.image.dtype}")
         if self.depth.shape != (h, w):
             self._fail(f"depth size {self.depth.shape} does not match the colour image size {(h, w)}")
-        if self.mask.shape != (h, w):
+        if self.mask is None:
+            if self.has_depth:
+                self._fail("a sample with depth needs a hand mask (its cloud is the masked depth)")
+        elif self.mask.shape != (h, w):
             self._fail(f"mask size {self.mask.shape} does not match the colour image size {(h, w)}")
-        if not self.mask.any():
+        elif not self.mask.any():
             self._fail("empty hand mask")
         for name, arr, shape in (("K", self.K, (3, 3)), ("xyz", self.xyz, (21, 3)), ("uv", self.uv, (21, 2))):
             if np.shape(arr) != shape:
@@ -87,7 +92,7 @@ def mirror_sample(s: RawSample) -> RawSample:
     return RawSample(
         image=np.ascontiguousarray(s.image[:, ::-1]),
         depth=np.ascontiguousarray(s.depth[:, ::-1]),
-        mask=np.ascontiguousarray(s.mask[:, ::-1]),
+        mask=None if s.mask is None else np.ascontiguousarray(s.mask[:, ::-1]),
         K=K,
         xyz=np.asarray(s.xyz, dtype=np.float64) @ flip,
         uv=uv,
