@@ -16,7 +16,7 @@ from PIL import Image
 from _data_fixtures import hand_pose
 from handvae.cli import main
 from handvae.data.cache import open_split
-from handvae.data.crop import box_from_mask, box_from_points
+from handvae.data.crop import JOINT_FILL, box_from_mask, box_from_points
 from handvae.data.prepare import PrepareConfig, prepare
 from handvae.data.realdev import RealdevReader
 from handvae.errors import UserError
@@ -127,12 +127,13 @@ def test_prepared_keypoints_land_where_the_projection_says(fake_cache):
     assert not np.asarray(a["has_cloud"]).any() and not np.asarray(a["mask"]).any()
     assert (np.asarray(a["depth"]) == 1.0).all()
     for i, c in enumerate(CENTERS):
-        uv, box = _expected_crop_uv(hand_pose(c), 32)
+        uv, box = _expected_crop_uv(hand_pose(c), 32, 1.25 / JOINT_FILL)
         np.testing.assert_allclose(a["uv"][i], uv, atol=1e-3)
         np.testing.assert_allclose(a["box"][i], box, atol=1e-3)
         np.testing.assert_allclose(a["xyz_mm"][i], hand_pose(c), atol=1e-3)  # ground truth: the original frame
         span = uv.max(axis=0) - uv.min(axis=0)
-        assert 32 / 1.25 - 1.5 < span.max() < 32 / 1.25 + 1.5  # the joints fill 1 / margin of the crop
+        fill = 32 * JOINT_FILL / 1.25  # the joints fill JOINT_FILL / margin of the crop, as in training
+        assert fill - 1.5 < span.max() < fill + 1.5
     red = np.asarray(a["image"][0, 8:24, 8:24, 0], float)
     assert (np.diff(red, axis=1) < 0).all()  # red rose with u in the photo: the crop is mirrored too
 

@@ -10,9 +10,9 @@ from handvae.synth.scene import SceneOptions
 N = 10
 
 
-@pytest.fixture(scope="module")
-def samples():
-    opt = SceneOptions(width=112, height=112)
+@pytest.fixture(scope="module", params=["mesh", "capsule"])
+def samples(request):
+    opt = SceneOptions(width=112, height=112, hand_model=request.param)
     return [make_sample(11, "training", i, opt) for i in range(N)]
 
 

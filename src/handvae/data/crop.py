@@ -49,6 +49,9 @@ def box_from_mask(mask: np.ndarray, margin: float = 1.25) -> tuple[float, float,
     return (u0 + u1) / 2.0, (v0 + v1) / 2.0, max(float(half), 2.0)
 
 
+JOINT_FILL = 0.85  # the joints' 2D box / the hand mask's box, longer sides (synthetic world mean)
+
+
 def box_from_points(points: np.ndarray, margin: float = 1.25) -> tuple[float, float, float]:
     """Square box around 2D points ``(M, 2)`` px [u, v]: returns (u_c, v_c, half) px; half >= 2 px.
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from handvae.data.cache import CacheWriter
 from handvae.data.crop import (
+    JOINT_FILL,
     box_from_mask,
     box_from_points,
     crop_geometry,
@@ -82,9 +83,11 @@ def build_reader(cfg: PrepareConfig):
 
 
 def crop_box(s: RawSample, margin: float) -> tuple[float, float, float]:
-    """(u_c, v_c, half) px of the crop box: the hand mask's box, or the projected joints' without a mask."""
+    """(u_c, v_c, half) px of the crop box: the hand mask's box, or without a mask the projected
+    joints' box widened by 1 / JOINT_FILL to the hand's extent, so the hand fills the crop as in
+    training (and as :mod:`handvae.predict` frames a photo)."""
     if s.mask is None:
-        return box_from_points(project(np.asarray(s.xyz, dtype=np.float64), s.K), margin)
+        return box_from_points(project(np.asarray(s.xyz, dtype=np.float64), s.K), margin / JOINT_FILL)
     return box_from_mask(s.mask, margin)
 
 

@@ -29,10 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from handvae.data.crop import CropGeometry, crop_geometry, project, sample_bilinear, source_coords
+from handvae.data.crop import JOINT_FILL, CropGeometry, crop_geometry, project, sample_bilinear, source_coords
 from handvae.skeleton import ROOT_JOINT, SCALE_BONE
 
-JOINT_FILL = 0.85  # joints' bbox / mask bbox, longer sides (synthetic world mean)
 DEFAULT_BONE_MM = 35.0  # |kp12 - kp11|, middle MCP -> PIP of an adult hand; scale_mm = 2 x this
 
 

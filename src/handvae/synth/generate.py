@@ -12,7 +12,7 @@ import multiprocessing as mp
 import os
 import pickle
 import shutil
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,15 +32,40 @@ def sample_rng(seed: int, split: str, index: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), SPLIT_IDS[split], int(index)])
 
 
-def scene_options(fmt: str, size: int = 320) -> SceneOptions:
+def scene_options(fmt: str, size: int = 320, world: dict[str, str] | None = None) -> SceneOptions:
     """World settings per format: RHD images are size x size with random intrinsics; STB frames
-    are 640x480 with the SK colour intrinsics and a single left hand."""
+    are 640x480 with the SK colour intrinsics and a single left hand. ``world`` overrides
+    :class:`SceneOptions` fields by name (values as strings, converted to the field's type), for
+    example ``{"hand_model": "capsule", "p_front_occluder": "0"}``."""
     if fmt == "rhd":
-        return SceneOptions(width=size, height=size)
-    if fmt == "stb":
+        opt = SceneOptions(width=size, height=size)
+    elif fmt == "stb":
         w, h = STB_IMAGE_SIZE
-        return SceneOptions(width=w, height=h, K=STB_SK_COLOR_K.copy(), p_second_hand=0.0, main_side="left")
-    raise UserError(f"--format must be 'rhd' or 'stb', got {fmt!r}")
+        opt = SceneOptions(width=w, height=h, K=STB_SK_COLOR_K.copy(), p_second_hand=0.0, main_side="left")
+    else:
+        raise UserError(f"--format must be 'rhd' or 'stb', got {fmt!r}")
+    return replace(opt, **_world_overrides(opt, world or {}))
+
+
+def _world_overrides(opt: SceneOptions, world: dict[str, str]) -> dict[str, object]:
+    names = {f.name for f in fields(SceneOptions)} - {"width", "height", "K"}
+    out: dict[str, object] = {}
+    for key, text in world.items():
+        if key not in names:
+            raise UserError(f"--world {key}={text}: unknown world option; expected one of {', '.join(sorted(names))}")
+        old = getattr(opt, key)
+        try:
+            if isinstance(old, tuple):
+                out[key] = tuple(float(x) for x in str(text).split(","))
+            elif isinstance(old, float):
+                out[key] = float(text)
+            else:
+                out[key] = None if text in ("none", "None", "") and key == "main_side" else str(text)
+        except ValueError:
+            raise UserError(f"--world {key}={text}: expected a number like {old!r}") from None
+    if out.get("hand_model", opt.hand_model) not in ("mesh", "capsule"):
+        raise UserError(f"--world hand_model={out['hand_model']}: expected 'mesh' or 'capsule'")
+    return out
 
 
 def make_sample(seed: int, split: str, index: int, opt: SceneOptions) -> SceneSample:
@@ -92,9 +117,7 @@ def _check_out(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a folder")
     if out.exists() and any(out.iterdir()) and not overwrite:
-        raise UserError(
-            f"--out {out}: folder is not empty (holds a dataset?); pass --overwrite to replace it"
-        )
+        raise UserError(f"--out {out}: folder is not empty (holds a dataset?); pass --overwrite to replace it")
 
 
 def generate_dataset(
@@ -107,6 +130,7 @@ def generate_dataset(
     overwrite: bool = False,
     size: int = 320,
     progress: bool = False,
+    world: dict[str, str] | None = None,
 ) -> Path:
     """Write a dataset to ``out`` (see module doc); returns the final path."""
     out = Path(out)
@@ -117,7 +141,7 @@ def generate_dataset(
     if fmt == "rhd" and size < 32:
         raise UserError(f"--size must be >= 32, got {size}")
     _check_out(out, overwrite)
-    opt = scene_options(fmt, size)
+    opt = scene_options(fmt, size, world)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     if tmp.exists():
@@ -179,7 +203,8 @@ def _write_labels(fmt, root: Path, records, n_train, n_test) -> None:
         (root / "labels" / f"{seq}_SK.mat").write_bytes(wr.mat_bytes(para.transpose(1, 0, 2)))
 
 
-def preview_samples(fmt: str, n: int, seed: int = 0, size: int = 320) -> list[SceneSample]:
+def preview_samples(fmt: str, n: int, seed: int = 0, size: int = 320,
+                    world: dict[str, str] | None = None) -> list[SceneSample]:  # fmt: skip
     """``n`` training samples exactly as :func:`generate_dataset` would draw them."""
-    opt = scene_options(fmt, size)
+    opt = scene_options(fmt, size, world)
     return [make_sample(seed, "training" if fmt == "rhd" else "train", i, replace(opt)) for i in range(n)]

@@ -17,12 +17,16 @@ from scipy import ndimage
 from handvae.skeleton import NUM_JOINTS, finger_joints
 from handvae.synth import appearance as ap
 from handvae.synth.hand import PosedHand, forward_kinematics, sample_proportions
+from handvae.synth.mesh_hand import default_rig, joint_radius, local_pose, pose_mesh
 from handvae.synth.poses import GRASPS, sample_orientation, sample_pose, sample_wrist
+from handvae.synth.rasterize import rasterize, vertex_normals
 from handvae.synth.render import Primitives, project, render
+from handvae.synth.surface import Surface, capsule_surface, empty_surface, merge, mesh_surface
 
 LABEL_BASE = {"left": 2, "right": 18}
 ROW_OFFSET = {"left": 0, "right": NUM_JOINTS}
 M_HAND, M_ARM, M_SLEEVE, M_OBJECT = 0, 1, 2, 3
+MESH_FOREARM_RADIUS_MM = (28.0, 48.0)  # the mesh forearm's largest radius at the wrist and the cut end
 
 
 @dataclass
@@ -41,6 +45,7 @@ class SceneOptions:
     p_sleeve: float = 0.75
     max_depth_mm: float = 4900.0
     main_side: str | None = None  # 'left' | 'right' | None (random)
+    hand_model: str = "mesh"  # 'mesh': the skinned MakeHuman hand | 'capsule': round cones
 
 
 @dataclass
@@ -93,13 +98,9 @@ def _add_hand(pr: _Prims, hand: PosedHand, owner: int, sleeve: tuple | None) -> 
         tip, j3, j2, j1 = finger_joints(f)
         r = p.radii[f]
         tip_c = j[tip] - (j[tip] - j[j3]) / np.linalg.norm(j[tip] - j[j3]) * 0.6 * r[3]
-        for k, (ja, jb, ra, rb) in enumerate(
-            ((j3, tip, r[2], r[3]), (j2, j3, r[1], r[2]), (j1, j2, r[0], r[1]))
-        ):
+        for k, (ja, jb, ra, rb) in enumerate(((j3, tip, r[2], r[3]), (j2, j3, r[1], r[2]), (j1, j2, r[0], r[1]))):
             b_pt = tip_c if k == 0 else j[jb]
-            pr.add(
-                j[ja], b_pt, ra, rb, base + 3 * f + k, M_HAND, hand.frames[jb][:, 2], nail=k == 0, owner=owner
-            )
+            pr.add(j[ja], b_pt, ra, rb, base + 3 * f + k, M_HAND, hand.frames[jb][:, 2], nail=k == 0, owner=owner)
         radius[[j1, j2, j3, tip]] = r
     loc = hand.to_camera
     lp = base + 15
@@ -107,9 +108,7 @@ def _add_hand(pr: _Prims, hand: PosedHand, owner: int, sleeve: tuple | None) -> 
     mcp = {f: finger_joints(f)[3] for f in range(1, 5)}
     for f in range(1, 5):
         start = loc([0.55 * bx[f, 0], 12.0 * s, 0.5 * bx[f, 1] + 1.0])
-        pr.add(
-            start, j[mcp[f]], pt * 1.05, max(p.radii[f, 0] * 1.08, pt * 0.85), lp, M_HAND, palm_n, owner=owner
-        )
+        pr.add(start, j[mcp[f]], pt * 1.05, max(p.radii[f, 0] * 1.08, pt * 0.85), lp, M_HAND, palm_n, owner=owner)
         radius[mcp[f]] = max(p.radii[f, 0] * 1.08, pt * 0.85) + 1.0
     pr.add(j[mcp[1]], j[mcp[4]], pt * 0.8, pt * 0.75, lp, M_HAND, palm_n, owner=owner)
     pr.add(loc([0.0, 0.0, 2.0]), loc([0.0, 32.0 * s, 3.0]), p.forearm_radius[0] * 0.92, pt * 1.1, lp, M_HAND,
@@ -123,13 +122,20 @@ def _add_hand(pr: _Prims, hand: PosedHand, owner: int, sleeve: tuple | None) -> 
     pr.add(hand.forearm[0], hand.forearm[1], fr0, fr1, 1, M_ARM, owner=owner)
     radius[0] = fr0 + 2.0
     if sleeve is not None:
-        d0, extra = sleeve
-        axis = hand.forearm[1] - hand.forearm[0]
-        frac = d0 / np.linalg.norm(axis)
-        r0 = fr0 + (fr1 - fr0) * frac
-        start = hand.forearm[0] + frac * axis
-        pr.add(start, hand.forearm[1], r0 * extra + 2.0, fr1 * extra + 2.0, 1, M_SLEEVE, owner=owner)
+        _add_sleeve(pr, hand, owner, sleeve, (fr0, fr1))
     return radius
+
+
+def _add_sleeve(pr: _Prims, hand: PosedHand, owner: int, sleeve: tuple, arm_radius: tuple) -> None:
+    """A sleeve from ``sleeve[0]`` mm up the forearm to its end, ``sleeve[1]`` times wider than
+    the arm (radii at the wrist and elbow end ``arm_radius``, mm, before the identity's scale)."""
+    d0, extra = sleeve
+    fr0, fr1 = (r * hand.prop.scale for r in arm_radius)
+    axis = hand.forearm[1] - hand.forearm[0]
+    frac = min(d0 / np.linalg.norm(axis), 0.9)
+    r0 = fr0 + (fr1 - fr0) * frac
+    start = hand.forearm[0] + frac * axis
+    pr.add(start, hand.forearm[1], r0 * extra + 2.0, fr1 * extra + 2.0, 1, M_SLEEVE, owner=owner)
 
 
 def _place(hand_fn, K, width, height, rng, span_px, center_px, depth_hint=None):
@@ -170,9 +176,7 @@ def make_scene(rng: np.random.Generator, opt: SceneOptions) -> SceneSample:
     w, h = opt.width, opt.height
     if opt.K is None:
         f = w * rng.uniform(*opt.focal_range)
-        K = np.array(
-            [[f, 0, w / 2 + rng.normal(0, 0.01 * w)], [0, f, h / 2 + rng.normal(0, 0.01 * h)], [0, 0, 1]]
-        )
+        K = np.array([[f, 0, w / 2 + rng.normal(0, 0.01 * w)], [0, f, h / 2 + rng.normal(0, 0.01 * h)], [0, 0, 1]])
     else:
         K = np.asarray(opt.K, dtype=np.float64)
     main_side = "right" if rng.random() < 0.5 else "left"
@@ -182,6 +186,7 @@ def make_scene(rng: np.random.Generator, opt: SceneOptions) -> SceneSample:
     prop = sample_proportions(rng)
     span = rng.uniform(*opt.hand_span) * min(w, h)
     hands: dict[str, PosedHand] = {}
+    poses: dict[str, tuple] = {}  # side -> (proportions, finger angles, wrist angles)
     families: dict[str, str] = {}
     depth0 = 0.0
     for idx, side in enumerate((main_side, other_side)):
@@ -192,6 +197,7 @@ def make_scene(rng: np.random.Generator, opt: SceneOptions) -> SceneSample:
             if (arm[1, 2] - arm[0, 2]) / np.linalg.norm(arm[1] - arm[0]) > -0.5:
                 break
         families[side] = fam
+        poses[side] = (prop, angles, wrist)
 
         def fn(t, angles=angles, wrist=wrist, rot=rot, side=side):
             return forward_kinematics(prop, angles, wrist, side, rot, t)
@@ -211,9 +217,15 @@ def make_scene(rng: np.random.Generator, opt: SceneOptions) -> SceneSample:
     sleeve_on = rng.random() < opt.p_sleeve
     sleeve_d, sleeve_k = rng.uniform(25.0, 150.0), rng.uniform(1.05, 1.25)
     radii = {}
+    mesh = opt.hand_model == "mesh"
     for owner, side in enumerate((main_side, other_side)):
         sleeve = (sleeve_d * rng.uniform(0.8, 1.2), sleeve_k) if sleeve_on else None
-        radii[side] = _add_hand(pr, hands[side], owner, sleeve)
+        if mesh:
+            radii[side] = joint_radius(default_rig(), prop)
+            if sleeve is not None:
+                _add_sleeve(pr, hands[side], owner, sleeve, MESH_FOREARM_RADIUS_MM)
+        else:
+            radii[side] = _add_hand(pr, hands[side], owner, sleeve)
     grasp_p = opt.p_grasp_object * (2.3 if families[main_side].split("+")[0] in GRASPS else 1.0)
     if rng.random() < grasp_p:
         _grasp_object(pr, hands[main_side], families[main_side], rng)
@@ -226,23 +238,49 @@ def make_scene(rng: np.random.Generator, opt: SceneOptions) -> SceneSample:
         d = rng.normal(size=3) * np.array([1, 1, 0.3])
         half = 0.0 if rng.random() < 0.4 else rng.uniform(30.0, 150.0) * zf
         pr.add(c - d / np.linalg.norm(d) * half, c + d / np.linalg.norm(d) * half, r, r, 0, M_OBJECT + 1)
-    prims, attr = pr.arrays()
-    geo = render(prims, K, w, h)
-    return _compose(rng, opt, K, geo, prims, attr, hands, radii, main_side, families)
+    surf = empty_surface(h, w)
+    if pr.rows:
+        prims, attr = pr.arrays()
+        surf = capsule_surface(render(prims, K, w, h), prims, attr, K)
+    if mesh:
+        surf = merge(surf, _mesh_hands(hands, poses, (main_side, other_side), K, w, h))
+    return _compose(rng, opt, K, surf, hands, radii, main_side, families)
 
 
-def _compose(rng, opt, K, geo, prims, attr, hands, radii, main_side, families) -> SceneSample:
+def _mesh_hands(hands, poses, order, K, w, h) -> Surface:
+    """Rasterise both mesh hands (with forearms) into one surface."""
+    rig = default_rig()
+    verts, faces, normals, attr = [], [], [], {k: [] for k in ("label", "material", "owner", "palmar", "nail")}
+    offset = 0
+    part = rig.mesh.part.astype(np.int16)
+    for owner, side in enumerate(order):
+        v, f = pose_mesh(rig, hands[side], local_pose(*poses[side]))
+        verts.append(v)
+        faces.append(f + offset)
+        normals.append(vertex_normals(v, f))
+        offset += len(v)
+        label = np.where(part >= LABEL_BASE["right"], part - LABEL_BASE["right"] + LABEL_BASE[side], part)
+        attr["label"].append(label.astype(np.uint8))
+        attr["material"].append(np.where(part >= LABEL_BASE["right"], M_HAND, M_ARM).astype(np.int16))
+        attr["owner"].append(np.full(len(v), owner, dtype=np.int16))
+        attr["palmar"].append(rig.palmar)
+        attr["nail"].append(rig.nail)
+    v, f = np.concatenate(verts), np.concatenate(faces)
+    buf = rasterize(v, f, K, w, h)
+    return mesh_surface(buf, f, np.concatenate(normals), {k: np.concatenate(x) for k, x in attr.items()})
+
+
+def _compose(rng, opt, K, surf: Surface, hands, radii, main_side, families) -> SceneSample:
     w, h = opt.width, opt.height
-    hit = geo.pid >= 0
-    pid = geo.pid[hit]
+    hit = surf.hit
     # --- background and its depth plane
-    depth_hand = float(np.median(geo.depth[hit])) if hit.any() else 600.0
+    depth_hand = float(np.median(surf.depth[hit])) if hit.any() else 600.0
     zb = depth_hand + rng.uniform(150.0, 2500.0)
     gu, gv = rng.uniform(-0.4, 0.4, size=2)
     uu = (np.arange(w)[None] - K[0, 2]) / w
     vv = (np.arange(h)[:, None] - K[1, 2]) / h
     bg_depth = np.clip(zb * (1 + gu * uu + gv * vv), depth_hand + 100.0, opt.max_depth_mm)
-    depth = np.where(hit, geo.depth, bg_depth)
+    depth = np.where(hit, surf.depth, bg_depth)
     bg = ap.background(rng, h, w)
     if hit.any() and rng.random() < 0.4:  # a soft cast shadow of the hand and arm
         shift = rng.normal(0, 0.04 * w, size=2)
@@ -255,26 +293,19 @@ def _compose(rng, opt, K, geo, prims, attr, hands, radii, main_side, families) -
     sleeve_col = ap._random_color(rng, (0.0, 0.7), (0.05, 0.9)) ** 2.2
     obj_cols = [ap._random_color(rng, (0.2, 1.0), (0.2, 1.0)) ** 2.2 for _ in range(2)]
     nail_col = np.array([0.85, 0.72, 0.7]) ** 2.2
-    mat = attr["material"][pid]
-    normal = geo.normal[hit]
+    mat = surf.material[hit]
+    normal = surf.normal[hit]
     pts = np.stack([(np.nonzero(hit)[1] - K[0, 2]) / K[0, 0], (np.nonzero(hit)[0] - K[1, 2]) / K[1, 1],
-                    np.ones(len(pid))], axis=1) * geo.depth[hit][:, None]  # fmt: skip
+                    np.ones(len(mat))], axis=1) * surf.depth[hit][:, None]  # fmt: skip
     view = -pts / np.linalg.norm(pts, axis=1, keepdims=True)
-    palmar = attr["palmar"][pid]
-    pal = np.clip((np.einsum("ij,ij->i", normal, palmar) + 0.1) / 0.7, 0, 1)[:, None]
+    pal = surf.palmar[hit][:, None]
     albedo = np.where((mat == M_HAND)[:, None], back + (palm - back) * pal, 0.0)
     albedo = np.where((mat == M_ARM)[:, None], arm, albedo)
     albedo = np.where((mat == M_SLEEVE)[:, None], sleeve_col, albedo)
     albedo = np.where((mat == M_OBJECT)[:, None], obj_cols[0], albedo)
     albedo = np.where((mat == M_OBJECT + 1)[:, None], obj_cols[1], albedo)
-    nails = attr["nail"][pid]
-    if nails.any():
-        a, b = prims.a[pid[nails]], prims.b[pid[nails]]
-        ax = b - a
-        t = np.einsum("ij,ij->i", pts[nails] - a, ax) / np.einsum("ij,ij->i", ax, ax)
-        dors = -np.einsum("ij,ij->i", normal[nails], palmar[nails])
-        on = np.clip((dors - 0.45) * 4, 0, 1) * np.clip((t - 0.35) * 5, 0, 1)
-        albedo[nails] = albedo[nails] + (nail_col - albedo[nails]) * (0.65 * on)[:, None]
+    on = surf.nail[hit][:, None]
+    albedo = albedo + (nail_col - albedo) * (0.65 * on)
     tex = ap._value_noise(rng, h, w, w / 24, 3)[hit]
     albedo = albedo * (1 + 0.14 * (tex - 0.5))[:, None]
     skin = mat <= M_ARM
@@ -282,7 +313,7 @@ def _compose(rng, opt, K, geo, prims, attr, hands, radii, main_side, families) -
     wrap = np.where(skin, rng.uniform(0.3, 0.6), 0.1)
     lin = ap.shade(albedo, normal, view, ap.sample_lights(rng), spec, rng.uniform(8.0, 30.0), wrap)
     # screen-space ambient occlusion: darken pixels whose neighbours are in front
-    dz = np.where(hit, geo.depth, depth_hand + 500.0)
+    dz = np.where(hit, surf.depth, depth_hand + 500.0)
     occl = np.clip((dz - ndimage.uniform_filter(dz, size=max(3, w // 40))) / 25.0, 0, 1)[hit]
     lin = lin * (1 - 0.55 * occl)[:, None]
     img = bg.copy()
@@ -290,7 +321,7 @@ def _compose(rng, opt, K, geo, prims, attr, hands, radii, main_side, families) -
     rgb = ap.camera_effects(img, rng)
     # --- labels, joints, visibility
     mask = np.zeros((h, w), dtype=np.uint8)
-    mask[hit] = attr["label"][pid]
+    mask[hit] = surf.label[hit]
     joints = np.zeros((2 * NUM_JOINTS, 3))
     jrad = np.zeros(2 * NUM_JOINTS)
     for side, hand in hands.items():
@@ -298,22 +329,15 @@ def _compose(rng, opt, K, geo, prims, attr, hands, radii, main_side, families) -
         jrad[ROW_OFFSET[side] : ROW_OFFSET[side] + NUM_JOINTS] = radii[side]
     uv = project(joints, K)
     visible = np.zeros(2 * NUM_JOINTS, dtype=bool)
-    inside = (
-        (uv[:, 0] > -0.5)
-        & (uv[:, 0] < w - 0.5)
-        & (uv[:, 1] > -0.5)
-        & (uv[:, 1] < h - 0.5)
-        & (joints[:, 2] > 0)
-    )
+    inside = (uv[:, 0] > -0.5) & (uv[:, 0] < w - 0.5) & (uv[:, 1] > -0.5) & (uv[:, 1] < h - 0.5) & (joints[:, 2] > 0)
     for i in np.nonzero(inside)[0]:
         u, v = int(np.rint(uv[i, 0])), int(np.rint(uv[i, 1]))
         base = LABEL_BASE["left" if i < NUM_JOINTS else "right"]
         own = base <= mask[v, u] <= base + 15
         if i % NUM_JOINTS == 0 and mask[v, u] == 1:  # the wrist may be seen on its own forearm
-            seen = geo.pid[v, u]
             side_owner = 0 if (i < NUM_JOINTS) == (main_side == "left") else 1
-            own = attr["material"][seen] == M_ARM and attr["owner"][seen] == side_owner
-        zd = geo.depth[v, u]
+            own = surf.material[v, u] == M_ARM and surf.owner[v, u] == side_owner
+        zd = surf.depth[v, u]
         visible[i] = own and (joints[i, 2] - jrad[i] <= zd <= joints[i, 2] + jrad[i])
     return SceneSample(
         rgb=rgb, depth_mm=depth, mask=mask, K=K, joints_mm=joints, uv=uv, visible=visible,

@@ -1,0 +1,114 @@
+"""Per-pixel surface buffers that shading and labelling read, whatever drew the surface.
+
+Two renderers feed them: the round-cone ray caster (:mod:`handvae.synth.render`; the capsule hand,
+objects, sleeves) and the triangle rasteriser (:mod:`handvae.synth.rasterize`; the mesh hand).
+:func:`merge` keeps the nearer surface per pixel, so a mesh hand and capsule objects occlude each
+other correctly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from handvae.synth.rasterize import MeshBuffers
+from handvae.synth.render import GeometryBuffers
+
+
+@dataclass
+class Surface:
+    """``depth (H, W)`` camera z mm (inf: nothing); ``label (H, W)`` uint8 RHD mask label;
+    ``material (H, W)`` int16 (scene.M_* codes, -1 nothing); ``owner (H, W)`` int16 (0 main hand,
+    1 other hand, -1 none); ``normal (H, W, 3)`` unit, camera frame; ``palmar (H, W)`` in [0, 1]:
+    palm-side skin weight; ``nail (H, W)`` in [0, 1]: fingernail weight."""
+
+    depth: np.ndarray
+    label: np.ndarray
+    material: np.ndarray
+    owner: np.ndarray
+    normal: np.ndarray
+    palmar: np.ndarray
+    nail: np.ndarray
+
+    @property
+    def hit(self) -> np.ndarray:
+        return self.material >= 0
+
+
+def empty_surface(height: int, width: int) -> Surface:
+    return Surface(
+        depth=np.full((height, width), np.inf),
+        label=np.zeros((height, width), dtype=np.uint8),
+        material=np.full((height, width), -1, dtype=np.int16),
+        owner=np.full((height, width), -1, dtype=np.int16),
+        normal=np.zeros((height, width, 3)),
+        palmar=np.zeros((height, width)),
+        nail=np.zeros((height, width)),
+    )
+
+
+def capsule_surface(geo: GeometryBuffers, prims, attr: dict, K: np.ndarray) -> Surface:
+    """Surface of ray-cast round cones; ``attr``: per-primitive label, material, palmar (P, 3)
+    direction, nail flag, owner (see scene._Prims)."""
+    h, w = geo.depth.shape
+    s = empty_surface(h, w)
+    hit = geo.pid >= 0
+    if not hit.any():
+        return s
+    pid = geo.pid[hit]
+    s.depth[hit] = geo.depth[hit]
+    s.label[hit] = attr["label"][pid]
+    s.material[hit] = attr["material"][pid]
+    s.owner[hit] = attr["owner"][pid]
+    normal = geo.normal[hit]
+    s.normal[hit] = normal
+    palmar = attr["palmar"][pid]
+    s.palmar[hit] = np.clip((np.einsum("ij,ij->i", normal, palmar) + 0.1) / 0.7, 0, 1)
+    nails = attr["nail"][pid]
+    if nails.any():
+        vv, uu = np.nonzero(hit)
+        pts = np.stack([(uu - K[0, 2]) / K[0, 0], (vv - K[1, 2]) / K[1, 1], np.ones(len(pid))], axis=1)
+        pts = pts[nails] * geo.depth[hit][nails, None]
+        a, b = prims.a[pid[nails]], prims.b[pid[nails]]
+        ax = b - a
+        t = np.einsum("ij,ij->i", pts - a, ax) / np.einsum("ij,ij->i", ax, ax)
+        dors = -np.einsum("ij,ij->i", normal[nails], palmar[nails])
+        on = np.clip((dors - 0.45) * 4, 0, 1) * np.clip((t - 0.35) * 5, 0, 1)
+        nail = np.zeros(len(pid))
+        nail[nails] = on
+        s.nail[hit] = nail
+    return s
+
+
+def mesh_surface(buf: MeshBuffers, faces: np.ndarray, normals: np.ndarray, vertex: dict) -> Surface:
+    """Surface of a rasterised mesh. ``faces (F, 3)`` as rasterised; ``normals (V, 3)`` camera-frame
+    vertex normals; ``vertex``: per-vertex ``label``, ``material``, ``owner`` (taken from the corner
+    nearest the pixel) and ``palmar``, ``nail`` (interpolated)."""
+    h, w = buf.depth.shape
+    s = empty_surface(h, w)
+    hit = buf.face >= 0
+    if not hit.any():
+        return s
+    fid = buf.face[hit]
+    corner = faces[fid, np.argmax(buf.bary[hit], axis=1)]
+    s.depth[hit] = buf.depth[hit]
+    s.label[hit] = vertex["label"][corner]
+    s.material[hit] = vertex["material"][corner]
+    s.owner[hit] = vertex["owner"][corner]
+    n = buf.interpolate(normals[faces])
+    s.normal[hit] = n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+    s.palmar[hit] = buf.interpolate(vertex["palmar"][faces][..., None])[:, 0]
+    s.nail[hit] = buf.interpolate(vertex["nail"][faces][..., None])[:, 0]
+    return s
+
+
+def merge(a: Surface, b: Surface) -> Surface:
+    """Per pixel, the nearer of two surfaces."""
+    take_b = b.depth < a.depth
+    out = {}
+    for name in ("depth", "label", "material", "owner", "normal", "palmar", "nail"):
+        x, y = getattr(a, name), getattr(b, name)
+        m = take_b if x.ndim == 2 else take_b[..., None]
+        out[name] = np.where(m, y, x)
+    return Surface(**out)
