@@ -2,7 +2,8 @@
 
 Runs ``generate_dataset`` (RHD layout: colour, depth, mask PNGs and the annotation pickle) on one
 worker and prints samples/s/core, plus the share of time spent in rendering vs. writing.
-Usage: ``PYTHONPATH=src python benchmarks/bench_synth.py [--n 200] [--size 320] [--format rhd]``.
+Usage: ``PYTHONPATH=src python benchmarks/bench_synth.py [--n 200] [--size 320] [--format rhd]
+[--world hand_model=capsule]``.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--size", type=int, default=320)
     ap.add_argument("--format", choices=("rhd", "stb"), default="rhd")
+    ap.add_argument("--world", action="append", default=[], metavar="KEY=VALUE",
+                    help="world overrides as in 'handvae synth --world' (e.g. hand_model=capsule)")  # fmt: skip
     args = ap.parse_args()
-    opt = scene_options(args.format, args.size)
+    world = dict(item.split("=", 1) for item in args.world)
+    opt = scene_options(args.format, args.size, world)
     make_sample(0, "training" if args.format == "rhd" else "train", 0, opt)  # warm caches (images)
     t0 = time.perf_counter()
     for i in range(args.n):
@@ -29,10 +33,10 @@ def main() -> None:
     t_make = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        generate_dataset(args.format, Path(tmp) / "ds", args.n, 0, seed=1, workers=1)
+        generate_dataset(args.format, Path(tmp) / "ds", args.n, 0, seed=1, workers=1, world=world)
         t_all = time.perf_counter() - t0
     w, h = (opt.width, opt.height)
-    print(f"format {args.format}, {w}x{h}, {args.n} samples, 1 worker")
+    print(f"format {args.format}, {w}x{h}, hand {opt.hand_model}, {args.n} samples, 1 worker")
     print(f"render only (no files): {args.n / t_make:.1f} samples/s/core")
     print(f"all modalities written:  {args.n / t_all:.1f} samples/s/core (target >= 20)")
     print(f"writing share: {max(0.0, 1 - t_make / t_all):.0%}")

@@ -57,7 +57,19 @@ def test_invisible_means_occluded_or_outside(samples):
                 side_base = 2 if i < 21 else 18
                 own = side_base <= s.mask[v, u] <= side_base + 15
                 near = abs(s.depth_mm[v, u] - s.joints_mm[i, 2]) <= s.joint_radius_mm[i]
-                assert not (own and near) or i % 21 == 0
+                front = s.depth_mm[max(v - 1, 0) : v + 2, max(u - 1, 0) : u + 2].min()
+                hidden = front < s.joints_mm[i, 2] - s.joint_radius_mm[i] - 10.0  # an edge in front
+                assert not (own and near) or hidden or i % 21 == 0
+
+
+def test_nothing_lies_in_front_of_a_visible_joint(samples):
+    """The audit's check: around a visible joint's pixel (3x3) the depth map shows nothing more than
+    the joint's skin radius + 10 mm in front of it."""
+    for s in samples:
+        for i in np.nonzero(s.visible)[0]:
+            u, v = np.rint(s.uv[i]).astype(int)
+            front = s.depth_mm[max(v - 1, 0) : v + 2, max(u - 1, 0) : u + 2].min()
+            assert s.joints_mm[i, 2] - front <= s.joint_radius_mm[i] + 10.0 + 1e-9
 
 
 def test_mask_of_dominant_hand_is_non_empty_and_in_range(samples):

