@@ -32,6 +32,7 @@ ARMS: dict[str, tuple[tuple[str, ...], int, str, tuple[str, ...]]] = {
     "capsule": (("hand_model=capsule",), 320, "s1.yaml", ()),
     "mesh_no_occluders": (("p_front_occluder=0", "p_grasp_object=0"), 320, "s1.yaml", ()),
     "mesh_no_sleeve": (("p_sleeve=0",), 320, "s1.yaml", ()),
+    "mesh_uniform_poses": (("pose_sampler=uniform",), 320, "s1.yaml", ()),
     "mesh_128px": ((), 128, "s1.yaml", ()),
     "mesh_s4": ((), 320, "s4.yaml", ()),
 }

@@ -97,3 +97,20 @@ def test_stb_world_uses_stb_camera_and_left_hand():
     assert s.rgb.shape == (480, 640, 3) and s.main_side == "left"
     assert np.allclose(s.K, opt.K)
     assert np.allclose(project(s.joints_mm, s.K), s.uv)
+
+
+def test_world_overrides_are_typed_and_checked():
+    from handvae.errors import UserError
+
+    opt = scene_options("rhd", 96, {"hand_model": "capsule", "p_sleeve": "0", "hand_span": "0.5,0.9"})
+    assert (opt.hand_model, opt.p_sleeve, opt.hand_span, opt.width) == ("capsule", 0.0, (0.5, 0.9), 96)
+    for bad, word in (({"p_sleve": "0"}, "p_sleve"), ({"p_sleeve": "x"}, "p_sleeve"),
+                      ({"hand_model": "voxel"}, "hand_model"), ({"pose_sampler": "gauss"}, "pose_sampler")):  # fmt: skip
+        with pytest.raises(UserError, match=word):
+            scene_options("rhd", 96, bad)
+
+
+def test_uniform_pose_sampler_is_used_for_both_hands():
+    opt = scene_options("rhd", 64, {"pose_sampler": "uniform"})
+    fams = [make_sample(2, "training", i, opt).info["families"] for i in range(3)]
+    assert all(f == {"left": "uniform", "right": "uniform"} for f in fams)

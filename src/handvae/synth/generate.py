@@ -63,8 +63,9 @@ def _world_overrides(opt: SceneOptions, world: dict[str, str]) -> dict[str, obje
                 out[key] = None if text in ("none", "None", "") and key == "main_side" else str(text)
         except ValueError:
             raise UserError(f"--world {key}={text}: expected a number like {old!r}") from None
-    if out.get("hand_model", opt.hand_model) not in ("mesh", "capsule"):
-        raise UserError(f"--world hand_model={out['hand_model']}: expected 'mesh' or 'capsule'")
+    for key, allowed in (("hand_model", ("mesh", "capsule")), ("pose_sampler", ("natural", "uniform"))):
+        if out.get(key, getattr(opt, key)) not in allowed:
+            raise UserError(f"--world {key}={out[key]}: expected one of {', '.join(allowed)}")
     return out
 
 

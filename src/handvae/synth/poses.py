@@ -101,8 +101,22 @@ def clip_angles(angles: np.ndarray) -> np.ndarray:
     return np.clip(angles, LOWER, UPPER)
 
 
-def sample_pose(rng: np.random.Generator) -> tuple[np.ndarray, str]:
-    """One finger pose: ``(angles (5, 4) rad, family name)``."""
+def sample_uniform_pose(rng: np.random.Generator) -> np.ndarray:
+    """Angles ``(5, 4)`` rad uniform within the limits, with the natural DIP-PIP coupling and
+    reduced abduction (the world's old sampler, kept for the ablation)."""
+    rad = rng.uniform(LOWER, UPPER)
+    rad[1:, 3] = np.clip(rad[1:, 2] * 0.67 + rng.normal(0.0, 10 * DEG, size=4), LOWER[1:, 3], UPPER[1:, 3])
+    rad[1:, 1] *= 0.6
+    return clip_angles(rad)
+
+
+def sample_pose(rng: np.random.Generator, sampler: str = "natural") -> tuple[np.ndarray, str]:
+    """One finger pose: ``(angles (5, 4) rad, family name)``. ``sampler``: 'natural' (gesture and
+    grasp families, blends, relaxed poses, rarely uniform) or 'uniform' (always uniform)."""
+    if sampler == "uniform":
+        return sample_uniform_pose(rng), "uniform"
+    if sampler != "natural":
+        raise ValueError(f"pose sampler must be 'natural' or 'uniform', got {sampler!r}")
     table = solve_contact_gestures()
     names = list(table)
     u = rng.random()
@@ -118,13 +132,7 @@ def sample_pose(rng: np.random.Generator) -> tuple[np.ndarray, str]:
         name = "relaxed"
         deg = table["relaxed"] * rng.uniform(0.3, 1.6) + rng.normal(0.0, 8.0, size=(5, 4))
     else:
-        name = "uniform"
-        rad = rng.uniform(LOWER, UPPER)
-        rad[1:, 3] = np.clip(
-            rad[1:, 2] * 0.67 + rng.normal(0.0, 10 * DEG, size=4), LOWER[1:, 3], UPPER[1:, 3]
-        )
-        rad[1:, 1] *= 0.6
-        return clip_angles(rad), name
+        return sample_uniform_pose(rng), "uniform"
     # keep neighbouring fingers' abduction from crossing: mostly small around the gesture's spread
     return clip_angles(deg * DEG), name
 

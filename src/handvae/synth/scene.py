@@ -47,6 +47,7 @@ class SceneOptions:
     max_depth_mm: float = 4900.0
     main_side: str | None = None  # 'left' | 'right' | None (random)
     hand_model: str = "mesh"  # 'mesh': the skinned MakeHuman hand | 'capsule': round cones
+    pose_sampler: str = "natural"  # 'natural': gesture and grasp families | 'uniform': uniform angles
 
 
 @dataclass
@@ -191,7 +192,7 @@ def make_scene(rng: np.random.Generator, opt: SceneOptions) -> SceneSample:
     families: dict[str, str] = {}
     depth0 = 0.0
     for idx, side in enumerate((main_side, other_side)):
-        angles, fam = sample_pose(rng)
+        angles, fam = sample_pose(rng, opt.pose_sampler)
         for _ in range(20):  # keep the forearm from pointing straight into the lens
             wrist, rot = sample_wrist(rng), sample_orientation(rng)
             arm = forward_kinematics(prop, angles, wrist, side, rot).forearm
