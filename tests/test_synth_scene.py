@@ -104,8 +104,9 @@ def test_world_overrides_are_typed_and_checked():
 
     opt = scene_options("rhd", 96, {"hand_model": "capsule", "p_sleeve": "0", "hand_span": "0.5,0.9"})
     assert (opt.hand_model, opt.p_sleeve, opt.hand_span, opt.width) == ("capsule", 0.0, (0.5, 0.9), 96)
-    for bad, word in (({"p_sleve": "0"}, "p_sleve"), ({"p_sleeve": "x"}, "p_sleeve"),
-                      ({"hand_model": "voxel"}, "hand_model"), ({"pose_sampler": "gauss"}, "pose_sampler")):  # fmt: skip
+    bad_values = (({"p_sleve": "0"}, "p_sleve"), ({"p_sleeve": "x"}, "p_sleeve"),
+                  ({"hand_model": "voxel"}, "hand_model"), ({"pose_sampler": "gauss"}, "pose_sampler"))  # fmt: skip
+    for bad, word in bad_values:
         with pytest.raises(UserError, match=word):
             scene_options("rhd", 96, bad)
 

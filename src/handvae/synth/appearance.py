@@ -82,7 +82,7 @@ def sample_skin(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return back, palm
 
 
-def _value_noise(rng, h, w, cells, octaves=4):
+def value_noise(rng, h, w, cells, octaves=4):
     """fBm value noise (h, w) in [0, 1]: sum of bilinearly upsampled random grids."""
     out = np.zeros((h, w), dtype=np.float32)
     amp, total = 1.0, 0.0
@@ -97,7 +97,7 @@ def _value_noise(rng, h, w, cells, octaves=4):
     return (out - out.min()) / max(float(out.max() - out.min()), 1e-6)
 
 
-def _random_color(rng, sat=(0.1, 0.9), val=(0.15, 0.95)):
+def random_color(rng, sat=(0.1, 0.9), val=(0.15, 0.95)):
     import colorsys
 
     return np.array(colorsys.hsv_to_rgb(rng.random(), rng.uniform(*sat), rng.uniform(*val)), dtype=np.float32)
@@ -106,15 +106,15 @@ def _random_color(rng, sat=(0.1, 0.9), val=(0.15, 0.95)):
 def procedural_background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """A procedural texture (h, w, 3): coloured fBm noise, stripes, checks, gradients or blobs."""
     kind = rng.integers(5)
-    c1, c2 = _random_color(rng), _random_color(rng)
+    c1, c2 = random_color(rng), random_color(rng)
     if kind == 0:
-        t = _value_noise(rng, h, w, rng.uniform(2, 10))
+        t = value_noise(rng, h, w, rng.uniform(2, 10))
     elif kind == 1:
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         ang = rng.uniform(0, np.pi)
         period = rng.uniform(6, 60)
         t = 0.5 + 0.5 * np.sin((np.cos(ang) * xx + np.sin(ang) * yy) * 2 * np.pi / period)
-        t = t * 0.8 + 0.2 * _value_noise(rng, h, w, 8, 2)
+        t = t * 0.8 + 0.2 * value_noise(rng, h, w, 8, 2)
     elif kind == 2:
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         p = rng.uniform(10, 60)
@@ -125,9 +125,9 @@ def procedural_background(rng: np.random.Generator, h: int, w: int) -> np.ndarra
         ang = rng.uniform(0, 2 * np.pi)
         t = np.cos(ang) * xx / w + np.sin(ang) * yy / h
         t = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
-        t = 0.85 * t + 0.15 * _value_noise(rng, h, w, 16, 3)
+        t = 0.85 * t + 0.15 * value_noise(rng, h, w, 16, 3)
     else:
-        t = _value_noise(rng, h, w, rng.uniform(1.5, 4), 2) ** 2
+        t = value_noise(rng, h, w, rng.uniform(1.5, 4), 2) ** 2
     img = c1[None, None] * (1 - t[..., None]) + c2[None, None] * t[..., None]
     return img.astype(np.float32)
 

@@ -12,21 +12,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import ndimage
 
 from handvae.skeleton import NUM_JOINTS, finger_joints
-from handvae.synth import appearance as ap
+from handvae.synth.compose import backdrop, joint_visibility, shade
 from handvae.synth.hand import PosedHand, forward_kinematics, sample_proportions
 from handvae.synth.mesh_hand import default_rig, joint_radius, local_pose, pose_mesh
 from handvae.synth.poses import GRASPS, sample_orientation, sample_pose, sample_wrist
 from handvae.synth.rasterize import rasterize, vertex_normals
-from handvae.synth.render import Primitives, project, render
-from handvae.synth.surface import Surface, capsule_surface, empty_surface, merge, mesh_surface
+from handvae.synth.render import Primitives, render
+from handvae.synth.surface import (
+    LABEL_BASE,
+    M_ARM,
+    M_HAND,
+    M_OBJECT,
+    M_SLEEVE,
+    ROW_OFFSET,
+    Surface,
+    capsule_surface,
+    empty_surface,
+    merge,
+    mesh_surface,
+)
 
-LABEL_BASE = {"left": 2, "right": 18}
-ROW_OFFSET = {"left": 0, "right": NUM_JOINTS}
-M_HAND, M_ARM, M_SLEEVE, M_OBJECT = 0, 1, 2, 3
-OCCLUDER_SLACK_MM = 10.0  # visibility: a surface this far in front of a joint's skin hides it
 MESH_FOREARM_RADIUS_MM = (28.0, 48.0)  # the mesh forearm's largest radius at the wrist and the cut end
 
 
@@ -184,14 +191,40 @@ def make_scene(rng: np.random.Generator, opt: SceneOptions) -> SceneSample:
     main_side = "right" if rng.random() < 0.5 else "left"
     if opt.main_side is not None:
         main_side = opt.main_side
-    other_side = "left" if main_side == "right" else "right"
+    sides = (main_side, "left" if main_side == "right" else "right")
     prop = sample_proportions(rng)
+    hands, poses, families = _pose_hands(rng, opt, K, prop, sides)
+    pr, radii = _scene_prims(rng, opt, hands, prop, sides, families)
+    surf = empty_surface(h, w)
+    if pr.rows:
+        prims, attr = pr.arrays()
+        surf = capsule_surface(render(prims, K, w, h), prims, attr, K)
+    if opt.hand_model == "mesh":
+        surf = merge(surf, _mesh_hands(hands, poses, sides, K, w, h))
+    bg, depth = backdrop(rng, opt.max_depth_mm, K, surf)
+    rgb = shade(rng, K, surf, bg)
+    joints = np.zeros((2 * NUM_JOINTS, 3))
+    jrad = np.zeros(2 * NUM_JOINTS)
+    for side, hand in hands.items():
+        joints[ROW_OFFSET[side] : ROW_OFFSET[side] + NUM_JOINTS] = hand.joints
+        jrad[ROW_OFFSET[side] : ROW_OFFSET[side] + NUM_JOINTS] = radii[side]
+    uv, visible = joint_visibility(surf, K, joints, jrad, main_side)
+    return SceneSample(
+        rgb=rgb, depth_mm=depth, mask=surf.label.copy(), K=K, joints_mm=joints, uv=uv, visible=visible,
+        joint_radius_mm=jrad, main_side=main_side, info={"families": families},
+    )  # fmt: skip
+
+
+def _pose_hands(rng, opt: SceneOptions, K, prop, sides) -> tuple[dict, dict, dict]:
+    """Pose and place both hands (the main one in view, the other in view with ``p_second_hand``):
+    returns side -> PosedHand, side -> (proportions, finger angles, wrist angles), side -> family."""
+    w, h = opt.width, opt.height
     span = rng.uniform(*opt.hand_span) * min(w, h)
     hands: dict[str, PosedHand] = {}
-    poses: dict[str, tuple] = {}  # side -> (proportions, finger angles, wrist angles)
+    poses: dict[str, tuple] = {}
     families: dict[str, str] = {}
     depth0 = 0.0
-    for idx, side in enumerate((main_side, other_side)):
+    for idx, side in enumerate(sides):
         angles, fam = sample_pose(rng, opt.pose_sampler)
         for _ in range(20):  # keep the forearm from pointing straight into the lens
             wrist, rot = sample_wrist(rng), sample_orientation(rng)
@@ -215,14 +248,20 @@ def make_scene(rng: np.random.Generator, opt: SceneOptions) -> SceneSample:
             du = (rng.uniform(0.35, 0.65) if in_view else rng.uniform(2.0, 3.0)) * w * sgn
             z = depth0 * rng.uniform(0.85, 1.25)
             hands[side], _ = _place(fn, K, w, h, rng, span, (w / 2 + du, h / 2 + rng.normal(0, 0.15 * h)), z)
+    return hands, poses, families
+
+
+def _scene_prims(rng, opt: SceneOptions, hands, prop, sides, families) -> tuple[_Prims, dict]:
+    """The round cones of the scene (capsule hands, sleeves, a grasped object, a front occluder) and
+    each hand's joint radii (21,) mm."""
+    main_side = sides[0]
     pr = _Prims()
     sleeve_on = rng.random() < opt.p_sleeve
     sleeve_d, sleeve_k = rng.uniform(25.0, 150.0), rng.uniform(1.05, 1.25)
     radii = {}
-    mesh = opt.hand_model == "mesh"
-    for owner, side in enumerate((main_side, other_side)):
+    for owner, side in enumerate(sides):
         sleeve = (sleeve_d * rng.uniform(0.8, 1.2), sleeve_k) if sleeve_on else None
-        if mesh:
+        if opt.hand_model == "mesh":
             radii[side] = joint_radius(default_rig(), prop)
             if sleeve is not None:
                 _add_sleeve(pr, hands[side], owner, sleeve, MESH_FOREARM_RADIUS_MM)
@@ -240,13 +279,7 @@ def make_scene(rng: np.random.Generator, opt: SceneOptions) -> SceneSample:
         d = rng.normal(size=3) * np.array([1, 1, 0.3])
         half = 0.0 if rng.random() < 0.4 else rng.uniform(30.0, 150.0) * zf
         pr.add(c - d / np.linalg.norm(d) * half, c + d / np.linalg.norm(d) * half, r, r, 0, M_OBJECT + 1)
-    surf = empty_surface(h, w)
-    if pr.rows:
-        prims, attr = pr.arrays()
-        surf = capsule_surface(render(prims, K, w, h), prims, attr, K)
-    if mesh:
-        surf = merge(surf, _mesh_hands(hands, poses, (main_side, other_side), K, w, h))
-    return _compose(rng, opt, K, surf, hands, radii, main_side, families)
+    return pr, radii
 
 
 def _mesh_hands(hands, poses, order, K, w, h) -> Surface:
@@ -270,82 +303,3 @@ def _mesh_hands(hands, poses, order, K, w, h) -> Surface:
     v, f = np.concatenate(verts), np.concatenate(faces)
     buf = rasterize(v, f, K, w, h)
     return mesh_surface(buf, f, np.concatenate(normals), {k: np.concatenate(x) for k, x in attr.items()})
-
-
-def _compose(rng, opt, K, surf: Surface, hands, radii, main_side, families) -> SceneSample:
-    w, h = opt.width, opt.height
-    hit = surf.hit
-    # --- background and its depth plane
-    depth_hand = float(np.median(surf.depth[hit])) if hit.any() else 600.0
-    zb = depth_hand + rng.uniform(150.0, 2500.0)
-    gu, gv = rng.uniform(-0.4, 0.4, size=2)
-    uu = (np.arange(w)[None] - K[0, 2]) / w
-    vv = (np.arange(h)[:, None] - K[1, 2]) / h
-    bg_depth = np.clip(zb * (1 + gu * uu + gv * vv), depth_hand + 100.0, opt.max_depth_mm)
-    depth = np.where(hit, surf.depth, bg_depth)
-    bg = ap.background(rng, h, w)
-    if hit.any() and rng.random() < 0.4:  # a soft cast shadow of the hand and arm
-        shift = rng.normal(0, 0.04 * w, size=2)
-        sh = ndimage.shift(hit.astype(np.float32), shift, order=0)
-        sh = ndimage.gaussian_filter(sh, rng.uniform(3, 12))
-        bg = bg * (1 - rng.uniform(0.2, 0.5) * sh)[..., None]
-    # --- materials
-    back, palm = ap.sample_skin(rng)
-    arm = back * rng.uniform(0.9, 1.05, size=3)
-    sleeve_col = ap._random_color(rng, (0.0, 0.7), (0.05, 0.9)) ** 2.2
-    obj_cols = [ap._random_color(rng, (0.2, 1.0), (0.2, 1.0)) ** 2.2 for _ in range(2)]
-    nail_col = np.array([0.85, 0.72, 0.7]) ** 2.2
-    mat = surf.material[hit]
-    normal = surf.normal[hit]
-    pts = np.stack([(np.nonzero(hit)[1] - K[0, 2]) / K[0, 0], (np.nonzero(hit)[0] - K[1, 2]) / K[1, 1],
-                    np.ones(len(mat))], axis=1) * surf.depth[hit][:, None]  # fmt: skip
-    view = -pts / np.linalg.norm(pts, axis=1, keepdims=True)
-    pal = surf.palmar[hit][:, None]
-    albedo = np.where((mat == M_HAND)[:, None], back + (palm - back) * pal, 0.0)
-    albedo = np.where((mat == M_ARM)[:, None], arm, albedo)
-    albedo = np.where((mat == M_SLEEVE)[:, None], sleeve_col, albedo)
-    albedo = np.where((mat == M_OBJECT)[:, None], obj_cols[0], albedo)
-    albedo = np.where((mat == M_OBJECT + 1)[:, None], obj_cols[1], albedo)
-    on = surf.nail[hit][:, None]
-    albedo = albedo + (nail_col - albedo) * (0.65 * on)
-    tex = ap._value_noise(rng, h, w, w / 24, 3)[hit]
-    albedo = albedo * (1 + 0.14 * (tex - 0.5))[:, None]
-    skin = mat <= M_ARM
-    spec = np.where(skin, rng.uniform(0.03, 0.12), np.where(mat == M_SLEEVE, 0.01, rng.uniform(0.1, 0.5)))
-    wrap = np.where(skin, rng.uniform(0.3, 0.6), 0.1)
-    lin = ap.shade(albedo, normal, view, ap.sample_lights(rng), spec, rng.uniform(8.0, 30.0), wrap)
-    # screen-space ambient occlusion: darken pixels whose neighbours are in front
-    dz = np.where(hit, surf.depth, depth_hand + 500.0)
-    occl = np.clip((dz - ndimage.uniform_filter(dz, size=max(3, w // 40))) / 25.0, 0, 1)[hit]
-    lin = lin * (1 - 0.55 * occl)[:, None]
-    img = bg.copy()
-    img[hit] = np.clip(lin, 0, 1) ** (1 / 2.2)
-    rgb = ap.camera_effects(img, rng)
-    # --- labels, joints, visibility
-    mask = np.zeros((h, w), dtype=np.uint8)
-    mask[hit] = surf.label[hit]
-    joints = np.zeros((2 * NUM_JOINTS, 3))
-    jrad = np.zeros(2 * NUM_JOINTS)
-    for side, hand in hands.items():
-        joints[ROW_OFFSET[side] : ROW_OFFSET[side] + NUM_JOINTS] = hand.joints
-        jrad[ROW_OFFSET[side] : ROW_OFFSET[side] + NUM_JOINTS] = radii[side]
-    uv = project(joints, K)
-    visible = np.zeros(2 * NUM_JOINTS, dtype=bool)
-    inside = (uv[:, 0] > -0.5) & (uv[:, 0] < w - 0.5) & (uv[:, 1] > -0.5) & (uv[:, 1] < h - 0.5) & (joints[:, 2] > 0)
-    for i in np.nonzero(inside)[0]:
-        u, v = int(np.rint(uv[i, 0])), int(np.rint(uv[i, 1]))
-        base = LABEL_BASE["left" if i < NUM_JOINTS else "right"]
-        own = base <= mask[v, u] <= base + 15
-        if i % NUM_JOINTS == 0 and mask[v, u] == 1:  # the wrist may be seen on its own forearm
-            side_owner = 0 if (i < NUM_JOINTS) == (main_side == "left") else 1
-            own = surf.material[v, u] == M_ARM and surf.owner[v, u] == side_owner
-        zd = surf.depth[v, u]
-        # nothing in the pixel's 3x3 neighbourhood may lie well in front of the joint's skin either:
-        # the joint's true position is sub-pixel, and an occluder's edge may cover it
-        front = surf.depth[max(v - 1, 0) : v + 2, max(u - 1, 0) : u + 2].min()
-        clear = front >= joints[i, 2] - jrad[i] - OCCLUDER_SLACK_MM
-        visible[i] = own and clear and (joints[i, 2] - jrad[i] <= zd <= joints[i, 2] + jrad[i])
-    return SceneSample(
-        rgb=rgb, depth_mm=depth, mask=mask, K=K, joints_mm=joints, uv=uv, visible=visible,
-        joint_radius_mm=jrad, main_side=main_side, info={"families": families},
-    )  # fmt: skip

@@ -12,8 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from handvae.skeleton import NUM_JOINTS
 from handvae.synth.rasterize import MeshBuffers
 from handvae.synth.render import GeometryBuffers
+
+# Mask labels follow RHD: 0 background (and objects), 1 person (forearm, sleeve), left hand 2-17,
+# right hand 18-33 (base + 3 f + k for finger f, k = 0 distal .. 2 proximal; base + 15 the palm).
+LABEL_BASE = {"left": 2, "right": 18}
+ROW_OFFSET = {"left": 0, "right": NUM_JOINTS}  # rows of each hand in the (42, ...) joint arrays
+M_HAND, M_ARM, M_SLEEVE, M_OBJECT = 0, 1, 2, 3  # material codes; M_OBJECT + 1: the front occluder
 
 
 @dataclass
