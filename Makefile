@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test lint demo reproduce bench setup clean
+.PHONY: test lint demo reproduce release bench setup clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ reproduce: $(VENV)/.installed
 	$(VENV)/bin/handvae reproduce --out results/synthetic
 	$(PY) benchmarks/run_all.py --out results/synthetic/speed.txt
 	$(PY) -m handvae.experiments.results_md results/synthetic/results.json --speed results/synthetic/speed.txt --out docs/RESULTS.md
+
+# The released models from scratch (tools/release.sh): render and prepare the release world, train S4 and S1
+# for two hours of training time each (configs/release/), score them, export the RGB -> pose weights into
+# src/handvae/released/. Resumable: re-run after any interruption.
+release: $(VENV)/.installed
+	bash tools/release.sh
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/run_all.py

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Build the released models from scratch: render the release world, prepare it, train S4 and S1 with
+# configs/release/*.yaml, score them, export the RGB -> pose weights into src/handvae/released/.
+#
+#   bash tools/release.sh [s4] [s1]        (default: s4 s1; `make release` runs this)
+#
+# Every step is skipped when its output exists and training resumes from its last checkpoint, so the
+# script can be interrupted and re-run at any time (for hours, in the background:
+#   nohup bash tools/release.sh > release.log 2>&1 &).
+# Work folder: $HANDVAE_RELEASE_ROOT (default ~/.cache/handvae/release). The real development set, when
+# $HANDVAE_REALDEV points at it (default ../shared/realdev), is only scored, never trained on.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+HV=${HANDVAE:-.venv/bin/handvae}
+ROOT=${HANDVAE_RELEASE_ROOT:-$HOME/.cache/handvae/release}
+REALDEV=${HANDVAE_REALDEV:-../shared/realdev}
+SEED=${SEED:-0}
+MODELS=("$@")
+[ ${#MODELS[@]} -eq 0 ] && MODELS=(s4 s1)
+mkdir -p "$ROOT"
+
+# 1. the release world: the default (mesh) world, 30,000 training + 500 test samples at 320 px
+[ -f "$ROOT/world/synth_config.yaml" ] || \
+  $HV synth --format rhd --out "$ROOT/world" --train 30000 --test 500 --seed "$SEED" --workers 2 --size 320 --quiet --overwrite
+# 2. prepared 128 px crops (left hands mirrored), and the real photos for scoring when present
+for split in train test; do
+  [ -f "$ROOT/cache128/$split/manifest.json" ] || \
+    $HV prepare rhd "$ROOT/world" --out "$ROOT/cache128" --split $split --size 128 --workers 2 --seed "$SEED"
+done
+if [ -d "$REALDEV" ] && [ ! -f "$ROOT/realdev128/test/manifest.json" ]; then
+  $HV prepare realdev "$REALDEV" --out "$ROOT/realdev128" --split test --size 128
+fi
+# 3. train (resumable), score once, export
+for m in "${MODELS[@]}"; do
+  RUN="$ROOT/runs/$m"
+  RESUME=""; [ -f "$RUN/checkpoints/last.safetensors" ] && RESUME="--resume"
+  [ -f "$RUN/done" ] || { $HV train "configs/release/$m.yaml" "data.cache=$ROOT/cache128" "out_dir=$RUN" \
+      "seed=$SEED" $RESUME && touch "$RUN/done"; }
+  [ -f "$RUN/eval_synthetic/metrics.json" ] || $HV evaluate "$RUN" --data "$ROOT/cache128" --out "$RUN/eval_synthetic"
+  if [ -f "$ROOT/realdev128/test/manifest.json" ] && [ ! -f "$RUN/eval_realdev/metrics.json" ]; then
+    $HV evaluate "$RUN" --data "$ROOT/realdev128" --out "$RUN/eval_realdev"
+  fi
+  $HV release-export "$RUN" --name "$m" --out "src/handvae/released/$m.safetensors" --fp16
+done
