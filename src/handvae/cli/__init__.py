@@ -25,6 +25,7 @@ VERBS: dict[str, str] = {
     "figures": "handvae.cli.figures",
     "predict": "handvae.cli.predict",
     "export-onnx": "handvae.cli.export_onnx",
+    "release-export": "handvae.cli.release_export",
 }
 
 

@@ -35,8 +35,13 @@ def _save_npz(path: Path, **arrays) -> None:
 
 
 def run_name(path: Path) -> str:
+    """A run folder's name; ``RUN/stem`` for a checkpoint file; ``released/NAME`` for a released model."""
+    from handvae.eval.released import is_released_file
+
     path = Path(path)
-    return path.name if path.is_dir() else f"{path.parent.parent.name}/{path.stem}"
+    if path.is_dir():
+        return path.name
+    return f"released/{path.stem}" if is_released_file(path) else f"{path.parent.parent.name}/{path.stem}"
 
 
 def evaluate_runs(

@@ -1,4 +1,9 @@
-"""Load a trained model from a run folder or a checkpoint file, with the config it was trained with."""
+"""Load a trained model from a run folder, a checkpoint file or a released model file, with its config.
+
+A released model file (:mod:`handvae.eval.released`) holds only the RGB -> pose path; it loads
+into a model with only those modules, which is all that RGB-only inference, evaluation and ONNX
+export use.
+"""
 
 from __future__ import annotations
 
@@ -34,17 +39,25 @@ def trained_hands(checkpoint: str | os.PathLike) -> str:
 
     Checkpoints written before the side was recorded say nothing and count as ``"both"``.
     """
+    from handvae.eval.released import is_released_file, read_release
     from handvae.train.checkpoint import read_checkpoint
 
-    return str(read_checkpoint(resolve_checkpoint(checkpoint))[1].get("state", {}).get("hands", "both"))
+    path = resolve_checkpoint(checkpoint)
+    if is_released_file(path):
+        return str(read_release(path)[1].get("hands", "both"))
+    return str(read_checkpoint(path)[1].get("state", {}).get("hands", "both"))
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", which: str = "best"):
-    """``(model in eval mode, Config, checkpoint path)`` from a run folder or checkpoint file."""
+    """``(model in eval mode, Config, checkpoint path)`` from a run folder, checkpoint or released model file."""
+    from handvae.eval.released import is_released_file, load_released_file
     from handvae.models import build_model
     from handvae.train.checkpoint import model_state, read_checkpoint
 
     ckpt = resolve_checkpoint(path, which)
+    if is_released_file(ckpt):
+        model, cfg, _ = load_released_file(ckpt, device)
+        return model, cfg, ckpt
     tensors, meta = read_checkpoint(ckpt)
     saved = meta.get("state", {}).get("config")
     if saved is None:
