@@ -1,4 +1,8 @@
-"""``handvae evaluate RUN [RUN ...] --data CACHE``: RGB-only scores under the pinned protocol, with report and plots."""
+"""``handvae evaluate RUN [RUN ...] --data CACHE``: RGB-only scores under the pinned protocol, with report and plots.
+
+``--model NAME`` (repeatable) evaluates a released model (:mod:`handvae.eval.released`) beside or
+instead of runs; its default output folder is ``eval_NAME_<split>`` in the current folder.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,9 @@ HELP = ("evaluate trained runs on a prepared split (headline protocol and PA-EPE
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from handvae.eval.metrics import ROOTS, SCALES
 
-    p.add_argument("runs", nargs="+", type=Path, help="run folders (best checkpoint) or checkpoint files")
+    p.add_argument("runs", nargs="*", type=Path, help="run folders (best checkpoint) or checkpoint files")
+    p.add_argument("--model", action="append", default=[], metavar="NAME",
+                   help="a released model shipped with handvae, such as s4 (repeatable; in place of or beside runs)")
     p.add_argument("--data", type=Path, help="prepared cache (default: the run's data.cache)")
     p.add_argument("--split", default="test", help="split of the cache (default test)")
     p.add_argument("--out", type=Path, help="output folder (default: RUN/eval_<split>)")
@@ -24,16 +30,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from handvae.errors import UserError
     from handvae.eval.evaluate import evaluate_runs
     from handvae.eval.metrics import Protocol
+    from handvae.eval.released import released_path
 
     protocol = None
     if args.root or args.scale or args.all_joints:
         protocol = Protocol(root=args.root or "mcp", scale=args.scale or "gt_bone", visible_only=not args.all_joints)
-    first = args.runs[0]
-    out = args.out or ((first if first.is_dir() else first.parent.parent) / f"eval_{args.split}")
-    results = evaluate_runs(args.runs, args.data, out, args.split, protocol, args.device,
-                            baseline=not args.no_baseline)
+    if not args.runs and not args.model:
+        raise UserError("nothing to evaluate: give run folders or checkpoints, or --model NAME")
+    runs = list(args.runs) + [released_path(name) for name in args.model]
+    if args.out:
+        out = args.out
+    elif args.runs:
+        first = args.runs[0]
+        out = (first if first.is_dir() else first.parent.parent) / f"eval_{args.split}"
+    else:
+        out = Path(f"eval_{args.model[0]}_{args.split}")
+    results = evaluate_runs(runs, args.data, out, args.split, protocol, args.device, baseline=not args.no_baseline)
     for name, r in results.items():
         pa = "" if r.pa is None else f"  PA-EPE {r.pa.mean_epe_mm:7.2f} mm"
         print(f"{name:<28} mean EPE {r.mean_epe_mm:7.2f} mm  median {r.median_epe_mm:7.2f} mm  "

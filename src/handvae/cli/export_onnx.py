@@ -1,8 +1,10 @@
-"""``handvae export-onnx CHECKPOINT OUT.onnx``: the RGB -> pose path as ONNX, checked with ONNX Runtime.
+"""``handvae export-onnx CHECKPOINT OUT.onnx`` or ``handvae export-onnx --model NAME OUT.onnx``.
 
-Example::
+The RGB -> pose path as ONNX, checked with ONNX Runtime; ``--model NAME`` exports a released
+model (:mod:`handvae.eval.released`). Examples::
 
     handvae export-onnx runs/cpu/s4 s4.onnx
+    handvae export-onnx --model s4 s4.onnx
 
 Input ``rgb (batch, 3, S, S)`` float32 in [0, 1]; output ``pose (batch, 21, 3)`` in normalised
 units (multiply by scale_mm = 2 |middle MCP - PIP| for mm); the batch axis is dynamic. See
@@ -18,8 +20,11 @@ HELP = "export the RGB -> 3D pose network to ONNX (dynamic batch) and check it a
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="a run folder or a .safetensors checkpoint of 'handvae train'")
-    p.add_argument("out", type=Path, help="the .onnx file to write")
+    p.add_argument("checkpoint", nargs="?", help="a run folder or a .safetensors checkpoint of 'handvae train' "
+                                                 "(leave it out with --model)")
+    p.add_argument("out", nargs="?", type=Path, help="the .onnx file to write")
+    p.add_argument("--model", metavar="NAME", help="a released model shipped with handvae, such as s4, in place of "
+                                                   "CHECKPOINT")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random check input (default 0)")
 
@@ -31,8 +36,17 @@ def run(args: argparse.Namespace) -> int:
 
     from handvae.errors import UserError
     from handvae.eval.load import load_model
+    from handvae.eval.released import released_path
     from handvae.export import TOLERANCE, TYPICAL_SCALE_MM, export_onnx, metadata_of, require_onnx
 
+    if args.model is not None:
+        if args.out is not None:
+            raise UserError(f"give CHECKPOINT or --model {args.model}, not both (got {args.checkpoint})")
+        if args.checkpoint is None:
+            raise UserError(f"--model {args.model}: expected the .onnx file to write after it")
+        args.checkpoint, args.out = released_path(args.model), Path(args.checkpoint)
+    if args.checkpoint is None or args.out is None:
+        raise UserError("expected CHECKPOINT OUT.onnx, or --model NAME OUT.onnx")
     if args.out.suffix.lower() != ".onnx":
         raise UserError(f"{args.out}: expected an output file name ending in .onnx")
     if args.out.is_dir():

@@ -1,7 +1,9 @@
-"""``handvae predict IMAGE_OR_FOLDER... --checkpoint C [--bbox x,y,w,h] [--K fx,fy,cx,cy] --out DIR``.
+"""``handvae predict IMAGE_OR_FOLDER... [--checkpoint C | --model NAME] [--bbox x,y,w,h] [--K fx,fy,cx,cy] --out DIR``.
 
-Examples::
+Without ``--checkpoint`` the released model ``s4`` shipped with handvae is used (``--model NAME`` for
+another, :mod:`handvae.eval.released`). Examples::
 
+    handvae predict photo.jpg --out preds --hand auto
     handvae predict photo.jpg --checkpoint runs/cpu/s4 --bbox 210,120,180,190 --out preds
     handvae predict photos/ --checkpoint runs/s4/checkpoints/best.safetensors --K 600,600,320,240 --out preds
 
@@ -18,12 +20,17 @@ import json
 import sys
 from pathlib import Path
 
+HAND_SCORES = ("confidence", "kl", "stability")  # handvae.predict.handedness.SCORES, without importing torch here
+DEFAULT_SCORE = "confidence"
 HELP = "predict 3D hand poses on your own photos (JSON, skeleton overlay, 3D plot)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER", help="image files and/or folders of images")
-    p.add_argument("--checkpoint", required=True, help="a run folder or a .safetensors checkpoint of 'handvae train'")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--checkpoint", help="a run folder or a .safetensors checkpoint of 'handvae train'")
+    source.add_argument("--model", metavar="NAME", help="a released model shipped with handvae (default: s4 when "
+                                                        "no --checkpoint is given)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--bbox", help="x,y,w,h px: a box around the hand (for every image); it is made square and "
                                   "enlarged by --margin like training crops. Default: the whole image is the crop")
@@ -31,9 +38,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bone-mm", type=float, default=None,
                    help="assumed middle MCP-PIP bone length in mm (the pose's scale; default 35, an adult hand)")
     p.add_argument("--margin", type=float, default=1.25, help="box enlargement, as in training (default 1.25)")
-    p.add_argument("--hand", choices=["right", "left"], default="right",
+    p.add_argument("--hand", choices=["right", "left", "auto"], default="right",
                    help="the side of the hand in the photos (default right); a model trained on right hands "
-                        "(the default) sees a left hand mirrored and its prediction is mirrored back")
+                        "(the default) sees a left hand mirrored and its prediction is mirrored back; auto "
+                        "predicts the crop and its mirror image and keeps the more plausible")
+    p.add_argument("--hand-score", choices=HAND_SCORES, default=DEFAULT_SCORE,
+                   help=f"how --hand auto judges plausibility (default {DEFAULT_SCORE}; "
+                        "see handvae.predict.handedness)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
     p.add_argument("--seed", type=int, default=0, help="random seed (inference is deterministic)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -59,12 +70,12 @@ def run(args: argparse.Namespace) -> int:
     opt = PredictOptions(
         bbox=parse_bbox(args.bbox) if args.bbox is not None else None,
         K=parse_K(args.K) if args.K is not None else None,
-        margin=args.margin, bone_mm=bone, hand=args.hand,
+        margin=args.margin, bone_mm=bone, hand=args.hand, hand_score=args.hand_score,
     )
     paths = collect_images(args.inputs)
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out}: exists and is not a folder")
-    pred = Predictor(args.checkpoint, args.device)
+    pred = Predictor(args.checkpoint, args.device, model=args.model)
     args.out.mkdir(parents=True, exist_ok=True)
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if not k.startswith("_")}
     write_bytes_atomic(args.out / "predict_args.json", json.dumps({**settings, "bone_mm": bone}, indent=1).encode())

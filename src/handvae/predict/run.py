@@ -22,6 +22,7 @@ from handvae.config import atomic_write_bytes as write_bytes_atomic
 from handvae.errors import UserError
 from handvae.predict.draw import overlay, plot_3d, save_png_atomic
 from handvae.predict.geometry import DEFAULT_BONE_MM, JOINT_FILL, Crop, crop_box, crop_image, place_pose, scale_warning
+from handvae.predict.handedness import DEFAULT_SCORE, choose_hand
 from handvae.predict.inputs import check_bbox_inside, read_image
 from handvae.skeleton import JOINT_NAMES, ROOT_JOINT, SCALE_BONE
 
@@ -35,17 +36,33 @@ class PredictOptions:
     margin: float = 1.25
     bone_mm: float = DEFAULT_BONE_MM
     max_downsample: float = 3.0
-    hand: str = "right"  # right | left: the side of the hand in the photos
+    hand: str = "right"  # right | left | auto: the side of the hand in the photos (auto: decided per crop)
+    hand_score: str = DEFAULT_SCORE  # how auto decides (handvae.predict.handedness.SCORES)
 
 
 class Predictor:
-    """A trained model for RGB-only inference on crops of its training size."""
+    """A trained model for RGB-only inference on crops of its training size.
 
-    def __init__(self, checkpoint: str | os.PathLike, device: str = "cpu") -> None:
+    ``checkpoint``: a run folder or checkpoint file; ``model``: the name of a released model. With
+    neither, the released :data:`~handvae.eval.released.DEFAULT_MODEL` (UserError saying how to get
+    one when none is installed).
+    """
+
+    def __init__(self, checkpoint: str | os.PathLike | None = None, device: str = "cpu",
+                 model: str | None = None) -> None:
         from handvae.eval.load import load_model, trained_hands
+        from handvae.eval.released import DEFAULT_MODEL, load_released_file, released_path
 
-        self.model, self.cfg, self.checkpoint = load_model(checkpoint, device)
-        self.hands = trained_hands(self.checkpoint)  # "right": trained on right hands (left ones mirrored)
+        if checkpoint is not None and model is not None:
+            raise UserError("give --checkpoint or --model, not both")
+        self.released = None if checkpoint is not None else (model or DEFAULT_MODEL)
+        if self.released is None:
+            self.model, self.cfg, self.checkpoint = load_model(checkpoint, device)
+            self.hands = trained_hands(self.checkpoint)  # "right": trained on right hands (left ones mirrored)
+        else:
+            self.checkpoint = released_path(self.released)
+            self.model, self.cfg, meta = load_released_file(self.checkpoint, device)
+            self.hands = str(meta.get("hands", "both"))
         self.device = torch.device(device)
         self.size = int(self.cfg.data.crop_size)
 
@@ -69,6 +86,20 @@ class Predictor:
         pose = self.model.predict_pose(rgb.to(self.device))[0].double().cpu().numpy()
         return pose * np.array([-1.0, 1.0, 1.0]) if flip else pose
 
+    def predict(self, pixels: np.ndarray, hand: str = "right", score: str = DEFAULT_SCORE) -> tuple[np.ndarray, dict]:
+        """``(pose (21, 3), decision)`` for a ``hand`` of "right", "left" or "auto" (:func:`choose_hand`).
+
+        ``decision["chosen"]`` is the side used ("unknown" for auto with a model trained on both
+        hands unmirrored: there is nothing to decide, the crop is fed as it is).
+        """
+        if hand != "auto":
+            return self.pose(pixels, hand), {"requested": hand, "chosen": hand}
+        if self.hands != "right":
+            return self.pose(pixels, "right"), {"requested": "auto", "chosen": "unknown",
+                                                "note": "the model was trained on both hands unmirrored"}
+        choice = choose_hand(self.model, pixels, score)
+        return choice.pose, {"requested": "auto", **choice.as_dict()}
+
 
 _NUMBER_LIST = re.compile(r"\[\s*([-+0-9.eE,\s]*?)\s*\]")
 
@@ -84,17 +115,22 @@ def _r(a, nd: int = 3):
 
 
 def record(path: Path, image: np.ndarray, crop: Crop, pose_norm: np.ndarray, placed: dict, opt: PredictOptions,
-           pred: Predictor) -> dict:
-    """The JSON record of one prediction (all lengths mm, all pixels in the photo unless said)."""
+           pred: Predictor, decision: dict | None = None) -> dict:
+    """The JSON record of one prediction (all lengths mm, all pixels in the photo unless said).
+
+    ``decision``: :meth:`Predictor.predict`'s (default: ``opt.hand`` as given).
+    """
+    decision = decision or {"requested": opt.hand, "chosen": opt.hand}
+    hand = decision["chosen"]
     scale_mm = 2.0 * opt.bone_mm
     geom = crop.geom
     rec = {
         "image": str(path),
         "image_size": [int(image.shape[1]), int(image.shape[0])],
-        "model": {"checkpoint": str(pred.checkpoint), "strategy": pred.cfg.model.strategy,
+        "model": {"checkpoint": str(pred.checkpoint), "released": pred.released, "strategy": pred.cfg.model.strategy,
                   "alignment": pred.cfg.model.alignment, "crop_size": pred.size, "trained_hands": pred.hands},
-        "hand": opt.hand,
-        "mirrored_for_model": pred.mirrors(opt.hand),
+        "hand": hand,
+        "mirrored_for_model": hand in ("left", "right") and pred.mirrors(hand),
         "crop": {"source": crop.source, "box_xyxy": _r(geom.box, 2), "center": _r(geom.center, 2),
                  "half": round(geom.half, 2), "margin": opt.margin if crop.source == "bbox" else None,
                  "viewpoint_R": _r(geom.R_vc, 6)},
@@ -115,6 +151,8 @@ def record(path: Path, image: np.ndarray, crop: Crop, pose_norm: np.ndarray, pla
                        if crop.has_K else "orthographic fit: the joints' bounding box centred in the crop box, "
                        f"filling {JOINT_FILL:g} / margin of it as in training"),
     }
+    if decision["requested"] == "auto":
+        rec["hand_decision"] = decision
     warning = scale_warning(pose_norm)
     if warning:
         rec["warning"] = warning
@@ -136,10 +174,10 @@ def predict_image(pred: Predictor, path: str | os.PathLike, out_dir: str | os.Pa
     u_c, v_c, half = crop_box(opt.bbox, w, h, opt.margin)
     crop = crop_image(image, (u_c, v_c), half, pred.size, opt.K, opt.max_downsample,
                       source="bbox" if opt.bbox is not None else "whole image")
-    pose_norm = pred.pose(crop.pixels, opt.hand)
+    pose_norm, decision = pred.predict(crop.pixels, opt.hand, opt.hand_score)
     margin = opt.margin if opt.bbox is not None else 1.25  # a whole image is assumed framed like a training crop
     placed = place_pose(pose_norm, crop, 2.0 * opt.bone_mm, margin)
-    rec = record(path, image, crop, pose_norm, placed, opt, pred)
+    rec = record(path, image, crop, pose_norm, placed, opt, pred, decision)
     from PIL import Image
 
     rel = placed["rel_mm_cam"] if crop.has_K else placed["rel_mm_crop"]
