@@ -29,10 +29,36 @@ def test_pose_and_heatmap_l2_by_hand():
     assert losses.image_l2(hp[:, :1], ht[:, :1]).item() == pytest.approx(5.0)
 
 
-def test_norm_has_finite_gradient_at_zero():
+def test_squared_forms_and_a_bad_form_by_hand():
+    hp = torch.zeros(2, 2, 3, 3)
+    ht = torch.zeros(2, 2, 3, 3)
+    ht[0, 0, 1, :2] = torch.tensor([3.0, 4.0])  # sample 0, joint 0: squared norm 25
+    ht[0, 1, 2, 2] = 2.0  # sample 0, joint 1: squared norm 4
+    ht[1, 1, 0, 0] = -1.0  # sample 1: squared norm 1
+    assert losses.heatmap_l2(hp, ht, "squared").tolist() == [29.0, 1.0]  # summed over joints
+    assert losses.heatmap_l2(hp, ht).tolist() == pytest.approx([7.0, 1.0])
+    # image_l2 takes every value of a sample together: squared 25 + 4, norm sqrt(29)
+    assert losses.image_l2(hp, ht, "squared").tolist() == [29.0, 1.0]
+    assert losses.image_l2(hp, ht).tolist() == pytest.approx([math.sqrt(29.0), 1.0])
+    with pytest.raises(ValueError, match="'norm' or 'squared'"):
+        losses.pose_l2(hp[:, 0], ht[:, 0], "l1")
+
+
+def test_norm_gradient_is_zero_at_zero_and_the_unit_direction_elsewhere():
     pred = torch.zeros(2, 21, 3, requires_grad=True)
     losses.pose_l2(pred, torch.zeros(2, 21, 3)).sum().backward()
-    assert torch.isfinite(pred.grad).all()
+    assert torch.equal(pred.grad, torch.zeros(2, 21, 3))  # finite (zero) at zero, as documented
+    # d||p - t|| / dp = (p - t) / ||p - t||; d||p - t||^2 / dp = 2 (p - t)
+    gen = torch.Generator().manual_seed(9)
+    target = torch.randn(2, 21, 3, generator=gen, dtype=torch.float64)
+    p = torch.randn(2, 21, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    losses.pose_l2(p, target).sum().backward()
+    diff = (p - target).detach()
+    norm = diff.flatten(1).pow(2).sum(1).sqrt()[:, None, None]
+    torch.testing.assert_close(p.grad, diff / norm)
+    p.grad = None
+    losses.pose_l2(p, target, "squared").sum().backward()
+    torch.testing.assert_close(p.grad, 2 * diff)
 
 
 def test_masked_mean_ignores_absent_samples_even_nan_and_is_zero_when_none():
@@ -44,6 +70,7 @@ def test_masked_mean_ignores_absent_samples_even_nan_and_is_zero_when_none():
     assert v.grad.tolist() == [0.5, 0.5, 0.0]
     none = losses.masked_mean(torch.tensor([float("nan"), 2.0]), torch.tensor([False, False]))
     assert none.item() == 0.0
+    assert losses.masked_mean(torch.tensor([1.0, 3.0, 8.0]), None).item() == 4.0  # no mask: the plain mean
 
 
 def _chamfer_brute(p: np.ndarray, q: np.ndarray) -> float:
@@ -67,7 +94,25 @@ def test_chamfer_is_zero_with_finite_gradient_for_identical_clouds():
     d = losses.chamfer(p, q)
     assert d.abs().max().item() < 1e-5
     d.sum().backward()
-    assert torch.isfinite(p.grad).all()
+    assert torch.equal(p.grad, torch.zeros_like(p))  # every matched distance is 0: the safe norm's zero gradient
+
+
+def test_chamfer_gradient_matches_finite_differences():
+    """Both directions carry gradient to ``pred``: each point through its own nearest neighbour and as the
+    nearest neighbour of target points (a detached second term would halve some of these entries)."""
+    gen = torch.Generator().manual_seed(7)
+    p, q = _cloud(gen, 1, 5), _cloud(gen, 1, 7)
+    p.requires_grad_(True)
+    losses.chamfer(p, q).sum().backward()
+    h = 1e-6
+    num = torch.zeros_like(p)
+    for i in range(5):
+        for k in range(3):
+            e = torch.zeros_like(p)
+            e[0, i, k] = h
+            num[0, i, k] = (losses.chamfer(p + e, q) - losses.chamfer(p - e, q)).item() / (2 * h)
+    assert num.abs().max() > 0.1
+    torch.testing.assert_close(p.grad, num, atol=1e-6, rtol=1e-5)
 
 
 def _emd_brute(p: np.ndarray, q: np.ndarray) -> float:
@@ -93,6 +138,17 @@ def test_emd_is_zero_for_a_permuted_copy_and_not_below_chamfer_half():
     # any bijection is one choice of neighbours, so EMD >= each one-sided nearest-neighbour mean
     r = _cloud(gen, 2, 32)
     assert (losses.emd_exact(r, q) >= losses.chamfer(r, q) / 2 - 1e-9).all()
+
+
+def test_emd_assignment_of_a_permuted_copy_is_that_permutation_on_the_threaded_path():
+    """128 points and a batch of 3 take the thread-pool branch (on more than one core): every sample's
+    bijection must be the permutation that made it, none left unsolved."""
+    gen = torch.Generator().manual_seed(8)
+    q = _cloud(gen, 3, 128)
+    perm = torch.stack([torch.randperm(128, generator=gen) for _ in range(3)])
+    p = torch.gather(q, 1, perm[..., None].expand(-1, -1, 3))  # p[b, i] = q[b, perm[b, i]]
+    assert torch.equal(losses.emd_assignment(p, q), perm)
+    torch.testing.assert_close(losses.emd_exact(p, q), torch.zeros(3, dtype=torch.float64), atol=1e-5, rtol=0)
 
 
 def test_emd_exact_gradient_matches_finite_differences():
