@@ -33,6 +33,10 @@ ARMS: dict[str, tuple[tuple[str, ...], int, str, tuple[str, ...]]] = {
     "mesh_no_occluders": (("p_front_occluder=0", "p_grasp_object=0"), 320, "s1.yaml", ()),
     "mesh_no_sleeve": (("p_sleeve=0",), 320, "s1.yaml", ()),
     "mesh_uniform_poses": (("pose_sampler=uniform",), 320, "s1.yaml", ()),
+    "mesh_no_forearm": (("forearm=false",), 320, "s1.yaml", ()),
+    "mesh_no_photo_backgrounds": (("p_natural_background=0",), 320, "s1.yaml", ()),
+    "mesh_no_amplitude_mix": (("p_amplitude_mix=0",), 320, "s1.yaml", ()),
+    "mesh_dead_leaves": (("p_dead_leaves=0.5",), 320, "s1.yaml", ()),
     "mesh_128px": ((), 128, "s1.yaml", ()),
     "mesh_s4": ((), 320, "s4.yaml", ()),
 }
@@ -115,6 +119,22 @@ def run_arm(name: str, args: argparse.Namespace, reuse: dict[str, str]) -> dict:
     return record
 
 
+def crops_figure(caches: dict[str, Path], path: Path, n: int = 8) -> None:
+    """One row per prepared cache: its first ``n`` test crops, as the model sees them."""
+    import numpy as np
+    from PIL import Image
+
+    from handvae.data.cache import open_split
+
+    rows = []
+    for cache in caches.values():
+        img = np.asarray(open_split(cache / "test", ["image"])["image"][:n])
+        img = img if img.dtype == np.uint8 else np.clip(img * 255.0, 0, 255).astype(np.uint8)
+        rows.append(np.concatenate(list(img), axis=1))
+    Image.fromarray(np.concatenate(rows, axis=0)).save(path)
+    print(f"wrote {path}: rows {', '.join(caches)}")
+
+
 def table(records: list[dict]) -> str:
     lines = ["| arm | world overrides | render px | steps | synthetic test EPE mm | realdev EPE mm | realdev AUC 20-50 "
              "| realdev PA-EPE mm |", "|---|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
@@ -141,6 +161,8 @@ def main() -> None:
     p.add_argument("--world-dir", action="append", default=[], metavar="ARM=PATH",
                    help="reuse an already rendered world for an arm")  # fmt: skip
     p.add_argument("--table-only", action="store_true")
+    p.add_argument("--crops", type=Path, default=None,
+                   help="write a PNG of test crops, one row per arm (+ realdev when prepared: keep that one local)")
     args = p.parse_args()
     args.out = args.out.expanduser()
     reuse = dict(item.split("=", 1) for item in args.world_dir)
@@ -154,6 +176,11 @@ def main() -> None:
         records.append(run_arm(name, args, reuse))
     (args.out / "sim2real.json").write_text(json.dumps(records, indent=1) + "\n")
     print(table(records))
+    if args.crops is not None:
+        caches = {r["arm"]: args.out / r["arm"] / "cache128" for r in records}
+        if (args.out / "realdev128" / "test").is_dir():
+            caches["realdev"] = args.out / "realdev128"
+        crops_figure(caches, args.crops)
 
 
 if __name__ == "__main__":

@@ -115,3 +115,26 @@ def test_uniform_pose_sampler_is_used_for_both_hands():
     opt = scene_options("rhd", 64, {"pose_sampler": "uniform"})
     fams = [make_sample(2, "training", i, opt).info["families"] for i in range(3)]
     assert all(f == {"left": "uniform", "right": "uniform"} for f in fams)
+
+
+@pytest.mark.parametrize("model", ["mesh", "capsule"])
+def test_without_forearm_the_person_label_nearly_vanishes(model):
+    def arm_pixels(forearm):
+        opt = scene_options("rhd", 96, {"hand_model": model, "forearm": forearm})
+        return sum(int(np.sum(make_sample(5, "training", i, opt).mask == 1)) for i in range(4))
+
+    with_arm, without = arm_pixels("true"), arm_pixels("false")
+    assert with_arm > 200
+    # capsules: nothing is labelled "person" any more; the mesh keeps the faces that touch the hand
+    assert without == 0 if model == "capsule" else without < 0.2 * with_arm
+
+
+def test_dead_leaves_cover_the_image_with_many_occluding_discs():
+    from handvae.synth.appearance import dead_leaves
+
+    img = dead_leaves(np.random.default_rng(0), 64, 80)
+    colours, counts = np.unique(img.reshape(-1, 3), axis=0, return_counts=True)
+    assert img.shape == (64, 80, 3) and len(colours) > 50  # many leaves are seen
+    assert counts.max() < 0.3 * img.shape[0] * img.shape[1]  # no single leaf (or the fill) dominates
+    flat = dead_leaves(np.random.default_rng(0), 16, 16, n=0)
+    assert len(np.unique(flat.reshape(-1, 3), axis=0)) == 1  # no disc: only the farthest leaf

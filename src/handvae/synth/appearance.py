@@ -160,10 +160,39 @@ def natural_background(rng: np.random.Generator, h: int, w: int) -> np.ndarray |
     return np.clip(out * gains * rng.uniform(0.6, 1.3), 0.0, 1.0)
 
 
-def background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """Background (h, w, 3): natural images most of the time, else procedural, sometimes blended."""
-    nat = natural_background(rng, h, w) if rng.random() < 0.7 else None
-    img = procedural_background(rng, h, w) if nat is None else nat
+def dead_leaves(rng: np.random.Generator, h: int, w: int, n: int = 1500) -> np.ndarray:
+    """A dead-leaves image (h, w, 3): opaque discs of random colour and power-law radii (density
+    ~ r^-3) dropped one over another, the classic model of natural-image clutter with its
+    scale-invariant statistics. Painted front to back, each disc only where nothing lies yet; what
+    ``n`` discs leave uncovered takes the colour of a last, farthest leaf."""
+    img = np.zeros((h, w, 3), dtype=np.float32)
+    covered = np.zeros((h, w), dtype=bool)
+    rmin, rmax = 0.015 * max(h, w), 0.3 * max(h, w)
+    for _ in range(n):
+        r = (rmin**-2 + rng.random() * (rmax**-2 - rmin**-2)) ** -0.5
+        cy, cx = rng.uniform(-r, h + r), rng.uniform(-r, w + r)
+        y0, y1 = max(int(cy - r), 0), min(int(cy + r) + 1, h)
+        x0, x1 = max(int(cx - r), 0), min(int(cx + r) + 1, w)
+        color = random_color(rng)
+        if y0 >= y1 or x0 >= x1:
+            continue
+        yy, xx = np.ogrid[y0:y1, x0:x1]
+        disc = ((yy - cy) ** 2 + (xx - cx) ** 2 <= r * r) & ~covered[y0:y1, x0:x1]
+        img[y0:y1, x0:x1][disc] = color
+        covered[y0:y1, x0:x1] |= disc
+    img[~covered] = random_color(rng)
+    return img
+
+
+def background(rng: np.random.Generator, h: int, w: int, p_natural: float = 0.7,
+               p_dead_leaves: float = 0.0) -> np.ndarray:  # fmt: skip
+    """Background (h, w, 3): natural images with probability ``p_natural``, else procedural (dead
+    leaves with probability ``p_dead_leaves`` when > 0), sometimes blended."""
+    nat = natural_background(rng, h, w) if rng.random() < p_natural else None
+    if nat is None and p_dead_leaves > 0 and rng.random() < p_dead_leaves:
+        img = dead_leaves(rng, h, w)
+    else:
+        img = procedural_background(rng, h, w) if nat is None else nat
     if nat is not None and rng.random() < 0.2:
         lam = rng.uniform(0.2, 0.5)
         img = (1 - lam) * img + lam * procedural_background(rng, h, w)
@@ -236,15 +265,15 @@ def amplitude_mix(img: np.ndarray, ref: np.ndarray, beta: float, lam: float) -> 
     return out.astype(np.float32)
 
 
-def camera_effects(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Blur, motion blur, spectrum mixing, white balance, exposure, gamma, vignette, noise, JPEG.
-    img: (H, W, 3) float sRGB [0, 1] -> uint8 (H, W, 3)."""
+def camera_effects(img: np.ndarray, rng: np.random.Generator, p_amplitude_mix: float = 0.5) -> np.ndarray:
+    """Blur, motion blur, spectrum mixing (with probability ``p_amplitude_mix``), white balance,
+    exposure, gamma, vignette, noise, JPEG. img: (H, W, 3) float sRGB [0, 1] -> uint8 (H, W, 3)."""
     h, w = img.shape[:2]
     img = ndimage.gaussian_filter(img, (rng.uniform(0.35, 1.2),) * 2 + (0,))
     if rng.random() < 0.12:
         ax = int(rng.integers(2))
         img = ndimage.uniform_filter1d(img, size=int(rng.integers(3, 8)), axis=ax)
-    if rng.random() < 0.5:
+    if rng.random() < p_amplitude_mix:
         nat = natural_background(rng, h, w)
         ref = nat if nat is not None else procedural_background(rng, h, w)
         img = amplitude_mix(img, ref, rng.uniform(0.003, 0.03), rng.uniform(0.1, 0.6))

@@ -16,10 +16,10 @@ from handvae.synth.surface import LABEL_BASE, M_ARM, M_HAND, M_OBJECT, M_SLEEVE,
 OCCLUDER_SLACK_MM = 10.0  # visibility: a surface this far in front of a joint's skin hides it
 
 
-def backdrop(rng: np.random.Generator, max_depth_mm: float, K: np.ndarray,
-             surf: Surface) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def backdrop(rng: np.random.Generator, opt, K: np.ndarray, surf: Surface) -> tuple[np.ndarray, np.ndarray]:
     """The background image ``(H, W, 3)`` float in [0, 1] (with a soft cast shadow of the hand and
-    arm at times) and the depth map ``(H, W)`` mm: the surface, else a tilted plane behind it."""
+    arm at times) and the depth map ``(H, W)`` mm: the surface, else a tilted plane behind it.
+    ``opt``: the scene's options (max_depth_mm, p_natural_background, p_dead_leaves)."""
     h, w = surf.depth.shape
     hit = surf.hit
     depth_hand = float(np.median(surf.depth[hit])) if hit.any() else 600.0
@@ -27,9 +27,9 @@ def backdrop(rng: np.random.Generator, max_depth_mm: float, K: np.ndarray,
     gu, gv = rng.uniform(-0.4, 0.4, size=2)
     uu = (np.arange(w)[None] - K[0, 2]) / w
     vv = (np.arange(h)[:, None] - K[1, 2]) / h
-    bg_depth = np.clip(zb * (1 + gu * uu + gv * vv), depth_hand + 100.0, max_depth_mm)
+    bg_depth = np.clip(zb * (1 + gu * uu + gv * vv), depth_hand + 100.0, opt.max_depth_mm)
     depth = np.where(hit, surf.depth, bg_depth)
-    bg = ap.background(rng, h, w)
+    bg = ap.background(rng, h, w, opt.p_natural_background, opt.p_dead_leaves)
     if hit.any() and rng.random() < 0.4:  # a soft cast shadow of the hand and arm
         shift = rng.normal(0, 0.04 * w, size=2)
         sh = ndimage.shift(hit.astype(np.float32), shift, order=0)
@@ -61,7 +61,8 @@ def _albedo(rng: np.random.Generator, surf: Surface) -> np.ndarray:
     return albedo * (1 + 0.14 * (tex - 0.5))[:, None]
 
 
-def shade(rng: np.random.Generator, K: np.ndarray, surf: Surface, bg: np.ndarray) -> np.ndarray:
+def shade(rng: np.random.Generator, K: np.ndarray, surf: Surface, bg: np.ndarray,
+          p_amplitude_mix: float = 0.5) -> np.ndarray:  # fmt: skip
     """The final RGB image ``(H, W, 3)`` uint8: lit surface over ``bg``, then camera effects."""
     w = surf.depth.shape[1]
     hit = surf.hit
@@ -82,7 +83,7 @@ def shade(rng: np.random.Generator, K: np.ndarray, surf: Surface, bg: np.ndarray
     lin = lin * (1 - 0.55 * occl)[:, None]
     img = bg.copy()
     img[hit] = np.clip(lin, 0, 1) ** (1 / 2.2)
-    return ap.camera_effects(img, rng)
+    return ap.camera_effects(img, rng, p_amplitude_mix)
 
 
 def joint_visibility(surf: Surface, K: np.ndarray, joints: np.ndarray, radius: np.ndarray,

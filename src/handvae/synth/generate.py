@@ -55,14 +55,18 @@ def _world_overrides(opt: SceneOptions, world: dict[str, str]) -> dict[str, obje
             raise UserError(f"--world {key}={text}: unknown world option; expected one of {', '.join(sorted(names))}")
         old = getattr(opt, key)
         try:
-            if isinstance(old, tuple):
+            if isinstance(old, bool):
+                if str(text).lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(text)
+                out[key] = str(text).lower() in ("true", "1", "yes")
+            elif isinstance(old, tuple):
                 out[key] = tuple(float(x) for x in str(text).split(","))
             elif isinstance(old, float):
                 out[key] = float(text)
             else:
                 out[key] = None if text in ("none", "None", "") and key == "main_side" else str(text)
         except ValueError:
-            raise UserError(f"--world {key}={text}: expected a number like {old!r}") from None
+            raise UserError(f"--world {key}={text}: expected a value like {old!r}") from None
     for key, allowed in (("hand_model", ("mesh", "capsule")), ("pose_sampler", ("natural", "uniform"))):
         if out.get(key, getattr(opt, key)) not in allowed:
             raise UserError(f"--world {key}={out[key]}: expected one of {', '.join(allowed)}")

@@ -34,6 +34,7 @@ from handvae.synth.surface import (
     mesh_surface,
 )
 
+M_ARM_PART = 1  # the mesh's part label of forearm vertices (RHD's "person")
 MESH_FOREARM_RADIUS_MM = (28.0, 48.0)  # the mesh forearm's largest radius at the wrist and the cut end
 
 
@@ -55,6 +56,10 @@ class SceneOptions:
     main_side: str | None = None  # 'left' | 'right' | None (random)
     hand_model: str = "mesh"  # 'mesh': the skinned MakeHuman hand | 'capsule': round cones
     pose_sampler: str = "natural"  # 'natural': gesture and grasp families | 'uniform': uniform angles
+    forearm: bool = True  # False: hands end at the wrist (no forearm, no sleeve)
+    p_natural_background: float = 0.7  # photographic backgrounds (scikit-image), else procedural
+    p_dead_leaves: float = 0.0  # share of dead-leaves clutter among procedural backgrounds
+    p_amplitude_mix: float = 0.5  # amplitude-spectrum mixing with a natural image
 
 
 @dataclass
@@ -96,7 +101,7 @@ class _Prims:
         }
 
 
-def _add_hand(pr: _Prims, hand: PosedHand, owner: int, sleeve: tuple | None) -> np.ndarray:
+def _add_hand(pr: _Prims, hand: PosedHand, owner: int, sleeve: tuple | None, forearm: bool = True) -> np.ndarray:
     """Primitives of one hand + forearm (+ sleeve); returns the joint radii (21,) mm."""
     p, j = hand.prop, hand.joints
     s, pt = p.scale, p.palm_thickness
@@ -128,8 +133,10 @@ def _add_hand(pr: _Prims, hand: PosedHand, owner: int, sleeve: tuple | None) -> 
     pr.add(j[3], loc([20.0 * s, 58.0 * s, 3.0]), 5.0 * s, 5.5 * s, lp, M_HAND, palm_n, owner=owner)
     radius[4] = max(radius[4], pt * 1.2) + 2.0
     fr0, fr1 = p.forearm_radius
-    pr.add(hand.forearm[0], hand.forearm[1], fr0, fr1, 1, M_ARM, owner=owner)
     radius[0] = fr0 + 2.0
+    if not forearm:
+        return radius
+    pr.add(hand.forearm[0], hand.forearm[1], fr0, fr1, 1, M_ARM, owner=owner)
     if sleeve is not None:
         _add_sleeve(pr, hand, owner, sleeve, (fr0, fr1))
     return radius
@@ -200,9 +207,9 @@ def make_scene(rng: np.random.Generator, opt: SceneOptions) -> SceneSample:
         prims, attr = pr.arrays()
         surf = capsule_surface(render(prims, K, w, h), prims, attr, K)
     if opt.hand_model == "mesh":
-        surf = merge(surf, _mesh_hands(hands, poses, sides, K, w, h))
-    bg, depth = backdrop(rng, opt.max_depth_mm, K, surf)
-    rgb = shade(rng, K, surf, bg)
+        surf = merge(surf, _mesh_hands(hands, poses, sides, K, w, h, opt.forearm))
+    bg, depth = backdrop(rng, opt, K, surf)
+    rgb = shade(rng, K, surf, bg, opt.p_amplitude_mix)
     joints = np.zeros((2 * NUM_JOINTS, 3))
     jrad = np.zeros(2 * NUM_JOINTS)
     for side, hand in hands.items():
@@ -260,13 +267,13 @@ def _scene_prims(rng, opt: SceneOptions, hands, prop, sides, families) -> tuple[
     sleeve_d, sleeve_k = rng.uniform(25.0, 150.0), rng.uniform(1.05, 1.25)
     radii = {}
     for owner, side in enumerate(sides):
-        sleeve = (sleeve_d * rng.uniform(0.8, 1.2), sleeve_k) if sleeve_on else None
+        sleeve = (sleeve_d * rng.uniform(0.8, 1.2), sleeve_k) if sleeve_on and opt.forearm else None
         if opt.hand_model == "mesh":
             radii[side] = joint_radius(default_rig(), prop)
             if sleeve is not None:
                 _add_sleeve(pr, hands[side], owner, sleeve, MESH_FOREARM_RADIUS_MM)
         else:
-            radii[side] = _add_hand(pr, hands[side], owner, sleeve)
+            radii[side] = _add_hand(pr, hands[side], owner, sleeve, opt.forearm)
     grasp_p = opt.p_grasp_object * (2.3 if families[main_side].split("+")[0] in GRASPS else 1.0)
     if rng.random() < grasp_p:
         _grasp_object(pr, hands[main_side], families[main_side], rng)
@@ -282,14 +289,16 @@ def _scene_prims(rng, opt: SceneOptions, hands, prop, sides, families) -> tuple[
     return pr, radii
 
 
-def _mesh_hands(hands, poses, order, K, w, h) -> Surface:
-    """Rasterise both mesh hands (with forearms) into one surface."""
+def _mesh_hands(hands, poses, order, K, w, h, forearm: bool = True) -> Surface:
+    """Rasterise both mesh hands (with forearms unless ``forearm`` is False) into one surface."""
     rig = default_rig()
     verts, faces, normals, attr = [], [], [], {k: [] for k in ("label", "material", "owner", "palmar", "nail")}
     offset = 0
     part = rig.mesh.part.astype(np.int16)
     for owner, side in enumerate(order):
         v, f = pose_mesh(rig, hands[side], local_pose(*poses[side]))
+        if not forearm:  # keep the faces that touch the hand: the mesh ends at the wrist
+            f = f[np.any(part[f] != M_ARM_PART, axis=1)]
         verts.append(v)
         faces.append(f + offset)
         normals.append(vertex_normals(v, f))
