@@ -1,5 +1,7 @@
 """Gaussian latents: KL against torch.distributions, product of experts against the closed form."""
 
+import math
+
 import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
@@ -90,17 +92,33 @@ def test_absent_experts_drop_out_per_sample_and_none_present_gives_the_prior():
     torch.testing.assert_close(joint_p.logvar[1:2].exp(), var)
 
 
-def test_product_is_finite_for_extreme_log_variances_and_gradients_are_finite():
-    mu = torch.randn(2, 3, requires_grad=True)
-    logvar = torch.tensor([[-80.0, 0.0, 80.0], [80.0, 80.0, -80.0]], requires_grad=True)
-    other = Gaussian(torch.randn(2, 3), torch.tensor([[-85.0, 85.0, 85.0], [0.0, 80.0, -80.0]]))
+def test_product_is_exact_for_extreme_log_variances_and_so_are_its_gradients():
+    """Precisions e^80 and e^85 overflow float32 if formed; worked in log form by hand instead: with
+    log-variances a (present) and b, the joint log-variance is -log(e^-a + e^-b) and the joint mean
+    w mu_a + (1 - w) mu_b with w = e^-a / (e^-a + e^-b) = sigmoid(b - a)."""
+    gen = torch.Generator().manual_seed(6)
+    mu = torch.randn(2, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    logvar = torch.tensor([[-80.0, 0.0, 80.0], [80.0, 80.0, -80.0]], dtype=torch.float64, requires_grad=True)
+    other = Gaussian(torch.randn(2, 3, generator=gen, dtype=torch.float64),
+                     torch.tensor([[-85.0, 85.0, 85.0], [0.0, 80.0, -80.0]], dtype=torch.float64))
     present = torch.tensor([[True, True], [False, True]])
     joint = product_of_experts([Gaussian(mu, logvar), other], present)
-    assert torch.isfinite(joint.mu).all() and torch.isfinite(joint.logvar).all()
+    # row 0, both present: b - a = -5, 85, 5; the larger precision's log factored out of the sum
+    w = torch.tensor([1 / (1 + math.exp(5.0)), 1 / (1 + math.exp(-85.0)), 1 / (1 + math.exp(-5.0))],
+                     dtype=torch.float64)
+    want_logvar = torch.tensor([-85.0 - math.log1p(math.exp(-5.0)), -math.log1p(math.exp(-85.0)),
+                                80.0 - math.log1p(math.exp(-5.0))], dtype=torch.float64)
+    torch.testing.assert_close(joint.logvar[0], want_logvar, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(joint.mu[0], w * mu[0].detach() + (1 - w) * other.mu[0])
+    # row 1, only the other expert: it is the product
+    torch.testing.assert_close(joint.mu[1], other.mu[1], rtol=0, atol=0)
+    torch.testing.assert_close(joint.logvar[1], other.logvar[1], rtol=0, atol=0)
     (joint.mu.sum() + joint.logvar.sum()).backward()
-    assert torch.isfinite(mu.grad).all() and torch.isfinite(logvar.grad).all()
-    # the absent expert gets no gradient
-    assert (mu.grad[1] == 0).all()
+    # d mu_joint / d mu_a = w; the absent expert (row 1) gets no gradient
+    torch.testing.assert_close(mu.grad, torch.stack([w, torch.zeros(3, dtype=torch.float64)]))
+    # d logvar_joint / d a = w; d mu_joint / d a = -w (1 - w) (mu_a - mu_b)
+    dmu = -w * (1 - w) * (mu[0].detach() - other.mu[0])
+    torch.testing.assert_close(logvar.grad, torch.stack([w + dmu, torch.zeros(3, dtype=torch.float64)]))
 
 
 def test_with_prior_closed_form_equals_product_with_prior_expert():
