@@ -19,7 +19,7 @@ def _rotation(seed):
 
 
 def test_thresholds_are_pinned():
-    assert PCK_THRESHOLDS_MM.shape == (20,)
+    np.testing.assert_allclose(PCK_THRESHOLDS_MM, [50.0 * i / 19 for i in range(20)], rtol=0, atol=1e-12)
     assert PCK_THRESHOLDS_MM[0] == 0.0 and PCK_THRESHOLDS_MM[-1] == 50.0
     assert PCK_THRESHOLDS_MM[8] == pytest.approx(400 / 19)  # 21.05 mm: "AUC 20-50" starts here
 
@@ -121,6 +121,47 @@ def test_procrustes_removes_similarity_but_not_reflection():
     assert evaluate(pred, gt, protocol=Protocol(scale="procrustes")).mean_epe_mm == pytest.approx(0.0, abs=1e-7)
     mirrored = gt * np.array([-1.0, 1.0, 1.0])
     assert evaluate(mirrored, gt, protocol=Protocol(scale="procrustes")).mean_epe_mm > 1.0
+
+
+def _horn_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """An independent reference: Horn's (1987) unit-quaternion solution for the rotation (always proper),
+    then the least-squares scale for it, one sample ``(21, 3)`` at a time."""
+    out = np.empty_like(gt)
+    for n in range(len(gt)):
+        p, g = pred[n] - pred[n].mean(0), gt[n] - gt[n].mean(0)
+        (sxx, sxy, sxz), (syx, syy, syz), (szx, szy, szz) = p.T @ g  # S_ab = sum_j p_ja g_jb
+        big_n = np.array([
+            [sxx + syy + szz, syz - szy, szx - sxz, sxy - syx],
+            [syz - szy, sxx - syy - szz, sxy + syx, szx + sxz],
+            [szx - sxz, sxy + syx, -sxx + syy - szz, syz + szy],
+            [sxy - syx, szx + sxz, syz + szy, -sxx - syy + szz],
+        ])
+        w, x, y, z = np.linalg.eigh(big_n)[1][:, -1]  # the eigenvector of the largest eigenvalue
+        rot = np.array([
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ])
+        rp = p @ rot.T
+        out[n] = (g * rp).sum() / (p * p).sum() * rp + gt[n].mean(0)
+    return out
+
+
+def test_procrustes_equals_horns_quaternion_solution_also_for_a_mirror_image():
+    """Noisy and mirrored predictions have no exact fit: the best proper similarity is worked out by another
+    method (quaternions, not an SVD), and PA-EPE is its mean distance to the ground truth."""
+    gt = _hand(3, seed=4)
+    rng = np.random.default_rng(5)
+    noisy = 1.3 * (gt + rng.normal(size=gt.shape) * 8.0) @ _rotation(6).T - 40.0
+    np.testing.assert_allclose(_horn_align(0.7 * gt @ _rotation(3).T + 9.0, gt), gt, atol=1e-8)  # the reference
+    mirrored = gt * np.array([-1.0, 1.0, 1.0])
+    for pred in (noisy, mirrored):
+        want = _horn_align(pred, gt)
+        np.testing.assert_allclose(procrustes_align(pred, gt), want, atol=1e-8)
+        # Procrustes: errors are |aligned - gt| whatever the root; mean over samples, then over joints
+        epe = np.linalg.norm(want - gt, axis=-1).mean(axis=0).mean()
+        assert evaluate(pred, gt, protocol=Protocol(scale="procrustes")).mean_epe_mm == pytest.approx(epe, rel=1e-9)
+    assert np.linalg.norm(_horn_align(mirrored, gt) - gt, axis=-1).mean() > 10.0  # the mirror costs tens of mm
 
 
 def test_result_carries_and_prints_its_protocol():
