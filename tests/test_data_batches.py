@@ -95,6 +95,20 @@ def test_image_warp_moves_content_with_the_keypoints():
     assert torch.allclose(got, want.double(), atol=0.15)
 
 
+def test_depth_warp_pads_with_the_background_not_with_zero():
+    """A constant depth 0.5 turned by 0.7 rad: the corners see beyond the crop (background 1), the middle
+    still sees 0.5. Corner (0, 0) is (-15.5, -15.5) px from the centre; turned back by 0.7 rad it is
+    15.5 (cos 0.7 + sin 0.7) = 21.8 px left of it, outside the 32 px crop."""
+    raw = {"depth": torch.full((1, 32, 32), 0.5), "uv": torch.zeros(1, 21, 2), "centroid_mm": torch.zeros(1, 3),
+           "scale_mm": torch.ones(1), "R_vc": torch.eye(3)[None]}
+    params = {"scale": torch.ones(1), "shift": torch.zeros(1, 2), "angle": torch.tensor([0.7]), "hue": torch.zeros(1)}
+    d = assemble(raw, torch.arange(1), "D", 32, params=params)["D"][0, 0]
+    assert 15.5 * (math.cos(0.7) + math.sin(0.7)) > 15.5 + 1
+    for corner in (d[0, 0], d[0, -1], d[-1, 0], d[-1, -1]):
+        assert float(corner) == 1.0
+    torch.testing.assert_close(d[12:20, 12:20], torch.full((8, 8), 0.5))
+
+
 def test_heatmap_maxima_at_keypoints():
     uv = torch.tensor([[[10.0, 20.0], [63.0, 0.0], [33.0, 41.0]]])  # crop px, crop 128 -> heatmap 64
     h = aug.heatmaps(uv, crop_size=128, size=64, sigma=2.0)
@@ -153,6 +167,15 @@ def test_batches_follow_the_convention(split):
     assert torch.allclose(ev["P"], torch.from_numpy(np.array(a["pose"])))
     assert torch.allclose(ev["R"], torch.from_numpy(np.array(a["image"])).permute(0, 3, 1, 2) / 255.0)
     assert torch.equal(ev["C"], torch.from_numpy(np.array(a["cloud"][:, :16])))
+    # depth as cached (background 1), heatmaps by the formula on the cached keypoints, geometry as cached
+    np.testing.assert_allclose(ev["D"][:, 0].numpy(), np.asarray(a["depth"], np.float32), rtol=0, atol=1e-6)
+    p = (np.asarray(a["uv"], np.float64) + 0.5) * 16 / 32 - 0.5  # crop px -> heatmap px (16 of 32)
+    yy, xx = np.mgrid[0:16, 0:16]
+    want_h = np.exp(-((xx - p[..., 0, None, None]) ** 2 + (yy - p[..., 1, None, None]) ** 2) / (2 * 2.0**2))
+    np.testing.assert_allclose(ev["H"].numpy(), want_h, rtol=1e-5, atol=1e-6)
+    for key in ("R_vc", "scale_mm", "centroid_mm"):
+        assert torch.equal(ev[key], torch.from_numpy(np.array(a[key]))), key
+    assert torch.equal(ev["present"]["C"], torch.from_numpy(np.array(a["has_cloud"])))
 
 
 def _same(b1, b2):
