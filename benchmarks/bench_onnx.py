@@ -36,7 +36,7 @@ def median_ms(fn, runs: int, warmup: int) -> float:
 
 def build(crop: int, width: int, checkpoint: str | None):
     if checkpoint:
-        from handvae.eval.load import load_model
+        from handvae.models.load import load_model
 
         model, cfg, _ = load_model(checkpoint)
         return model, int(cfg.data.crop_size), f"{checkpoint} ({cfg.model.strategy})"

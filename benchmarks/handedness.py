@@ -27,11 +27,11 @@ import numpy as np
 def load(model_name: str | None, run: str | None):
     """(model, cfg, label) of a released model name or a run / checkpoint."""
     if model_name:
-        from handvae.eval.released import load_released
+        from handvae.models.released import load_released
 
         model, cfg = load_released(model_name)
         return model, cfg, f"released {model_name}"
-    from handvae.eval.load import load_model
+    from handvae.models.load import load_model
 
     model, cfg, ckpt = load_model(run)
     return model, cfg, str(ckpt)
@@ -59,7 +59,7 @@ def decide(model, images: np.ndarray, scores: list[str]) -> tuple[dict, dict]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--model", help="a released model name (handvae.eval.released)")
+    src.add_argument("--model", help="a released model name (handvae.models.released)")
     src.add_argument("--run", help="a run folder or checkpoint")
     p.add_argument("--data", type=Path, required=True, help="a prepared cache (realdev: prepared with --mirror none)")
     p.add_argument("--split", default="test")

@@ -24,7 +24,7 @@ def evaluate_file(path: Path, data: Path, split: str, batch_size: int):
 
     from handvae.data.batches import build_loader
     from handvae.eval.predict import evaluate_split
-    from handvae.eval.released import load_released_file
+    from handvae.models.released import load_released_file
 
     model, cfg, _ = load_released_file(path)
     cfg.data.cache = str(data)

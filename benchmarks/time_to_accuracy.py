@@ -75,7 +75,7 @@ def run_arm(name: str, cache: str, out: Path, minutes: float, extra: list[str], 
     record = {"arm": name, "config": f"configs/cpu/{cfg_file}", "overrides": over[4:], "minutes": minutes,
               "history": summary["history"], "best_val_epe_mm": summary["best_epe_mm"], "steps": summary["steps"],
               "environment": environment()}
-    from handvae.config import atomic_write_text
+    from handvae.files import atomic_write_text
 
     atomic_write_text(record_path, json.dumps(record, indent=1) + "\n")
     return record
@@ -158,7 +158,7 @@ def main() -> None:
     if args.test:
         for rec in records:
             score_test(rec, args.out)
-    from handvae.config import atomic_write_text
+    from handvae.files import atomic_write_text
 
     atomic_write_text(args.out / "time_to_accuracy.json", json.dumps(records, indent=1) + "\n")
     plot(records, args.out / "curves.png")

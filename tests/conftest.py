@@ -50,10 +50,10 @@ def tiny_checkpoint(tmp_path_factory):
     """A checkpoint of an untrained tiny S4 model (32 px crops) with its config, written in ~1 s."""
     import torch
 
+    from handvae.checkpoint import save_checkpoint
     from handvae.config import load_config, to_dict
     from handvae.models import build_model
     from handvae.schema import Config
-    from handvae.train.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
     cfg = load_config(Config, None, ["model.strategy=S4", "data.crop_size=32", "model.rgb_width=8",

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from _data_fixtures import RHD_K, write_rhd, write_stb
+from _data_fixtures import RHD_K, hand_pose, rhd_centers, write_rhd, write_stb
 from handvae.cli import main
 from handvae.data.cache import open_split, to_camera_mm, verify
 from handvae.data.prepare import PrepareConfig, prepare
@@ -90,7 +90,12 @@ def test_bad_sample_aborts_without_a_cache_and_skip_bad_counts(tmp_path):
     assert m["counts"] == {"read": 3, "written": 2, "skipped": 1} and m["count"] == 2
     assert m["skipped"][0]["id"] == "training/00001" and m["skipped"][0]["file"].endswith("color/00001.png")
     assert json.loads((split / "ids.json").read_text()) == ["training/00000", "training/00002"]
-    assert open_split(split)["image"].shape[0] == 2
+    kept = open_split(split)
+    assert kept["image"].shape[0] == 2
+    # the rows hold samples 0 and 2 (their hands, and their depth planes 400 and 440 mm), not a shifted slot
+    want = np.stack([hand_pose(c) for c in rhd_centers(3)[::2]])
+    np.testing.assert_allclose(kept["xyz_mm"], want, rtol=0, atol=1e-3)
+    np.testing.assert_allclose(kept["centroid_mm"][:, 2], [400.0, 440.0], atol=0.1)
     verify(split)
     assert sorted(p.name for p in out.iterdir()) == ["train"]
 

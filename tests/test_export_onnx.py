@@ -35,8 +35,8 @@ def test_graph_signature(exported):
 
 @pytest.mark.parametrize("batch", [1, 3])
 def test_parity_with_pytorch(exported, tiny_checkpoint, batch):
-    from handvae.eval.load import load_model
     from handvae.export import TOLERANCE
+    from handvae.models.load import load_model
 
     model, _, _ = load_model(tiny_checkpoint)
     x = torch.rand(batch, 3, S, S, generator=torch.Generator().manual_seed(batch))
@@ -55,8 +55,8 @@ def test_cli_prints_the_difference(tiny_checkpoint, tmp_path, capsys):
 
 
 def test_failed_check_leaves_nothing(tiny_checkpoint, tmp_path):
-    from handvae.eval.load import load_model
     from handvae.export import export_onnx
+    from handvae.models.load import load_model
 
     model, _, _ = load_model(tiny_checkpoint)
     with pytest.raises(RuntimeError, match="differs from PyTorch"):
@@ -78,8 +78,8 @@ def test_parity_on_a_trained_checkpoint_and_real_crops(tiny_run, tiny_cache, tmp
     """A trained model (BatchNorm running statistics moved off 0 / 1) on cached crops of real samples:
     ONNX Runtime gives what PyTorch gives, for the model loaded from the checkpoint on its own."""
     from handvae.data.cache import open_split
-    from handvae.eval.load import load_model
     from handvae.export import TOLERANCE, ort_session
+    from handvae.models.load import load_model
 
     out = tmp_path / "trained.onnx"
     assert main(["export-onnx", str(tiny_run), str(out)]) == 0

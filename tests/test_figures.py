@@ -63,7 +63,7 @@ def test_sample_choice_is_seeded():
 def test_interpolation_endpoints_decode_to_the_input_latents(tiny_run, tiny_cache):
     from handvae.data.cache import open_split
     from handvae.eval.figures import decode_interpolation, interpolate_latents
-    from handvae.eval.load import load_model
+    from handvae.models.load import load_model
 
     model, _, _ = load_model(tiny_run)
     images = np.asarray(open_split(tiny_cache / "test", ["image"])["image"][[3, 17]])

@@ -130,7 +130,7 @@ def test_predict_photo_with_K_and_bbox(samples, tiny_checkpoint, tmp_path, capsy
 
 def test_whole_image_is_the_crop(samples, tiny_checkpoint, tmp_path):
     """A photo that already is a crop goes to the network unchanged; the pose is the model's."""
-    from handvae.eval.load import load_model
+    from handvae.models.load import load_model
 
     _, arrays = samples
     crop = np.array(arrays["image"][1])

@@ -17,7 +17,7 @@ from safetensors.torch import save_file
 
 from handvae.cli import main
 from handvae.errors import UserError
-from handvae.eval.released import (
+from handvae.models.released import (
     ENV_DIR,
     POSE_PATH_PREFIXES,
     REPRODUCE_TOLERANCE,
@@ -63,7 +63,7 @@ def released_env(released, monkeypatch):
 
 def full_model_outputs(run) -> np.ndarray:
     """The original model's RGB -> pose on the reference input, from the training checkpoint."""
-    from handvae.eval.load import load_model
+    from handvae.models.load import load_model
 
     model, _, _ = load_model(run)
     with torch.no_grad():
@@ -77,7 +77,7 @@ def tensors_and_metadata(path):
 
 # --- (a) what the file holds -------------------------------------------------------------------------------
 def test_the_file_holds_only_the_rgb_to_pose_path(released, run_dir):
-    from handvae.eval.load import load_model
+    from handvae.models.load import load_model
 
     ckpt = run_dir / "checkpoints" / "best.safetensors"
     full, _, _ = load_model(run_dir)
@@ -93,7 +93,7 @@ def test_the_file_holds_only_the_rgb_to_pose_path(released, run_dir):
 
 
 def test_metadata(released, run_dir, tiny_cache):
-    from handvae.train.checkpoint import read_checkpoint
+    from handvae.checkpoint import read_checkpoint
 
     _, meta = read_release(released["float16"])
 
@@ -192,7 +192,7 @@ def test_tensors_that_do_not_fit_are_user_errors_naming_the_file(released, tmp_p
 
 
 def test_unknown_and_missing_models(released_env, tmp_path, monkeypatch, capsys):
-    from handvae.eval.released import load_released, released_path
+    from handvae.models.released import load_released, released_path
 
     assert set(released_models()) == {"s4", "s4h"}
     with pytest.raises(UserError, match=r"no released model 'nope' in .*; available: s4, s4h"):

@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
+from handvae import checkpoint as ck
 from handvae.errors import UserError
-from handvae.train import checkpoint as ck
 from handvae.train.schedule import Plateau, beta_at
 
 

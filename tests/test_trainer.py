@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from conftest import tiny_overrides
+from handvae import checkpoint as ck
 from handvae.cli import main
 from handvae.config import load_config
 from handvae.schema import Config
-from handvae.train import checkpoint as ck
 from handvae.train.guard import NonFiniteError
 from handvae.train.trainer import Trainer
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from handvae.errors import UserError
+from handvae.files import atomic_path
 
 FORMAT = "handvae-checkpoint-1"
 
@@ -96,15 +96,8 @@ def save_checkpoint(
         tensors.update(opt_tensors)
     rng_tensors, meta["rng"] = rng_state()
     tensors.update(rng_tensors)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={"handvae": json.dumps(meta)})
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"handvae": json.dumps(meta)})
 
 
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:

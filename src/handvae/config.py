@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 import types
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+
+from handvae.files import atomic_write_text
 
 T = TypeVar("T")
 
@@ -188,28 +189,6 @@ def _read_yaml(path: Path, _seen: tuple = ()) -> dict:
     for name in bases:
         merged = _merge(merged, _read_yaml(path.parent / name, _seen + (path.resolve(),)))
     return _merge(merged, data)
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to a temporary file beside ``path`` and rename it into place (mode 0644)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` (UTF-8) atomically, see :func:`atomic_write_bytes`."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def save_config(cfg: Any, path: str | os.PathLike) -> None:

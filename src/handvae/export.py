@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import torch
 from torch import nn
 
 from handvae.errors import UserError
+from handvae.files import atomic_path
 
 TOLERANCE = 1e-4  # normalised units
 TYPICAL_SCALE_MM = 70.0
@@ -84,11 +84,9 @@ def export_onnx(model: nn.Module, size: int, out: str | os.PathLike, metadata: d
     """
     onnx, _ = require_onnx()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     module = PosePath(model.float().cpu().eval()).eval()
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
+    with atomic_path(out) as tmp_path:
+        tmp = str(tmp_path)
         dummy = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(seed))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter: no onnxscript needed
@@ -109,11 +107,6 @@ def export_onnx(model: nn.Module, size: int, out: str | os.PathLike, metadata: d
         if not worst <= tolerance:
             raise RuntimeError(f"ONNX Runtime differs from PyTorch by {worst:.3g} normalised units "
                                f"(tolerance {tolerance:g}); nothing written to {out}")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return out, diffs
 
 

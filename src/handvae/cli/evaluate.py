@@ -1,6 +1,6 @@
 """``handvae evaluate RUN [RUN ...] --data CACHE``: RGB-only scores under the pinned protocol, with report and plots.
 
-``--model NAME`` (repeatable) evaluates a released model (:mod:`handvae.eval.released`) beside or
+``--model NAME`` (repeatable) evaluates a released model (:mod:`handvae.models.released`) beside or
 instead of runs; its default output folder is ``eval_NAME_<split>`` in the current folder.
 """
 
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from handvae.errors import UserError
     from handvae.eval.evaluate import evaluate_runs
     from handvae.eval.metrics import Protocol
-    from handvae.eval.released import released_path
+    from handvae.models.released import released_path
 
     protocol = None
     if args.root or args.scale or args.all_joints:

@@ -1,7 +1,7 @@
 """``handvae export-onnx CHECKPOINT OUT.onnx`` or ``handvae export-onnx --model NAME OUT.onnx``.
 
 The RGB -> pose path as ONNX, checked with ONNX Runtime; ``--model NAME`` exports a released
-model (:mod:`handvae.eval.released`). Examples::
+model (:mod:`handvae.models.released`). Examples::
 
     handvae export-onnx runs/cpu/s4 s4.onnx
     handvae export-onnx --model s4 s4.onnx
@@ -35,9 +35,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from handvae.errors import UserError
-    from handvae.eval.load import load_model
-    from handvae.eval.released import released_path
     from handvae.export import TOLERANCE, TYPICAL_SCALE_MM, export_onnx, metadata_of, require_onnx
+    from handvae.models.load import load_model
+    from handvae.models.released import released_path
 
     if args.model is not None:
         if args.out is not None:

@@ -34,10 +34,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from handvae.config import atomic_write_text
     from handvae.errors import UserError
     from handvae.eval.metrics import Protocol, evaluate
     from handvae.eval.posefile import load_poses
+    from handvae.files import atomic_write_text
     from handvae.skeleton import bone_length
 
     pred, _ = load_poses(args.pred, args.pred_order)

@@ -1,7 +1,7 @@
 """``handvae predict IMAGE_OR_FOLDER... [--checkpoint C | --model NAME] [--bbox x,y,w,h] [--K fx,fy,cx,cy] --out DIR``.
 
 Without ``--checkpoint`` the released model ``s4`` shipped with handvae is used (``--model NAME`` for
-another, :mod:`handvae.eval.released`). Examples::
+another, :mod:`handvae.models.released`). Examples::
 
     handvae predict photo.jpg --out preds --hand auto
     handvae predict photo.jpg --checkpoint runs/cpu/s4 --bbox 210,120,180,190 --out preds
@@ -55,8 +55,8 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from handvae.config import atomic_write_bytes as write_bytes_atomic
     from handvae.errors import UserError
+    from handvae.files import atomic_write_bytes as write_bytes_atomic
     from handvae.predict.geometry import DEFAULT_BONE_MM
     from handvae.predict.inputs import collect_images, parse_bbox, parse_K
     from handvae.predict.run import PredictOptions, Predictor, predict_batch

@@ -6,7 +6,7 @@ Examples::
     handvae release-export runs/s4/checkpoints/best.safetensors --name s4 --out /tmp/s4.safetensors
 
 Writes the RGB -> pose path (RGB encoder, pose decoder) with its config, commit, training data,
-metrics and recorded outputs (see :mod:`handvae.eval.released`). ``handvae predict --model NAME``,
+metrics and recorded outputs (see :mod:`handvae.models.released`). ``handvae predict --model NAME``,
 ``evaluate --model NAME`` and ``export-onnx --model NAME`` then use it.
 """
 
@@ -28,8 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from handvae.eval.release_export import release_export
-    from handvae.eval.released import check_name, released_dir
     from handvae.export import TYPICAL_SCALE_MM
+    from handvae.models.released import check_name, released_dir
 
     out = args.out or released_dir() / f"{check_name(args.name)}.safetensors"
     s = release_export(args.source, args.name, out, fp16=args.fp16)

@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from handvae.config import atomic_write_bytes, atomic_write_text
 from handvae.errors import UserError
 from handvae.eval.metrics import Protocol, Result
 from handvae.eval.report import markdown_report, plot_pck, plot_per_joint
+from handvae.files import atomic_write_bytes, atomic_write_text
 
 BASELINE = "mean pose (baseline)"
 
@@ -36,7 +36,7 @@ def _save_npz(path: Path, **arrays) -> None:
 
 def run_name(path: Path) -> str:
     """A run folder's name; ``RUN/stem`` for a checkpoint file; ``released/NAME`` for a released model."""
-    from handvae.eval.released import is_released_file
+    from handvae.models.released import is_released_file
 
     path = Path(path)
     if path.is_dir():
@@ -60,8 +60,8 @@ def evaluate_runs(
     back) before scoring; every Result carries PA-EPE in ``Result.pa`` beside the headline.
     """
     from handvae.data.batches import build_loader
-    from handvae.eval.load import load_model
     from handvae.eval.predict import evaluate_split, mean_pose_baseline
+    from handvae.models.load import load_model
 
     if not runs:
         raise UserError("no run to evaluate")

@@ -191,8 +191,8 @@ def default_out(run: Path, ckpt: Path) -> Path:
 
 def make_figures(args: FigureArgs) -> dict:
     """Draw both figures for ``args.run`` and write the index; returns the index (see module doc)."""
-    from handvae.config import atomic_write_text
-    from handvae.eval.load import load_model
+    from handvae.files import atomic_write_text
+    from handvae.models.load import load_model
 
     _check_counts(args)
     model, cfg, ckpt = load_model(args.run, device=args.device)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from handvae.files import atomic_path
 from handvae.skeleton import BONES, FINGER_GROUPS, WRIST
 
 PANEL_IN = 2.0  # inches per panel side
@@ -61,14 +62,11 @@ def save_figure(fig, path: str | os.PathLike) -> Path:
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     try:
-        fig.savefig(tmp, dpi=DPI, format="png")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=DPI, format="png")
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
     return path
 
 

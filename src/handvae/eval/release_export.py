@@ -1,6 +1,6 @@
-"""Write a released model (format: :mod:`handvae.eval.released`) from a training run or checkpoint.
+"""Write a released model (format: :mod:`handvae.models.released`) from a training run or checkpoint.
 
-Only the RGB -> pose path is kept (:func:`~handvae.eval.released.pose_path_state`). With ``fp16`` its
+Only the RGB -> pose path is kept (:func:`~handvae.models.released.pose_path_state`). With ``fp16`` its
 floating tensors are stored as float16: the recorded outputs are then those of the float16 weights
 loaded into float32 modules (what a user gets), and ``fp32_outputs`` those of the source model, so
 the metadata itself says what the rounding cost on the reference input.
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from handvae.errors import UserError
-from handvae.eval.released import (
+from handvae.models.released import (
     REFERENCE_DESCRIPTION,
     RELEASE_FORMAT,
     as_float32,
@@ -123,9 +123,9 @@ def _outputs(model: torch.nn.Module, size: int) -> np.ndarray:
 
 def release_metadata(name: str, cfg, checkpoint: Path, state: dict, dtype: str, recorded: np.ndarray,
                      fp32: np.ndarray) -> dict[str, str]:
-    """The safetensors string metadata of a released file (fields in :mod:`handvae.eval.released`)."""
+    """The safetensors string metadata of a released file (fields in :mod:`handvae.models.released`)."""
     from handvae.config import to_dict
-    from handvae.train.runlog import git_commit
+    from handvae.files import git_commit
 
     return {
         "format": RELEASE_FORMAT, "name": name, "config": json.dumps(to_dict(cfg)),
@@ -145,9 +145,9 @@ def release_export(source: str | os.PathLike, name: str, out: str | os.PathLike,
     """
     from safetensors.torch import save
 
-    from handvae.config import atomic_write_bytes
-    from handvae.eval.load import load_model, resolve_checkpoint
-    from handvae.train.checkpoint import read_checkpoint
+    from handvae.checkpoint import read_checkpoint
+    from handvae.files import atomic_write_bytes
+    from handvae.models.load import load_model, resolve_checkpoint
 
     check_name(name)
     out = Path(out)

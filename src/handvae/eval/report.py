@@ -9,8 +9,8 @@ import io
 import os
 from collections.abc import Mapping, Sequence
 
-from handvae.config import atomic_write_bytes
 from handvae.eval.metrics import Protocol, Result
+from handvae.files import atomic_write_bytes
 from handvae.skeleton import JOINT_NAMES
 
 
@@ -57,7 +57,7 @@ def markdown_report(results: Mapping[str, Result], title: str = "Evaluation", no
 
 
 def save_figure(fig, path: str | os.PathLike) -> None:
-    """Save a matplotlib figure as PNG atomically (see :func:`handvae.config.atomic_write_bytes`)."""
+    """Save a matplotlib figure as PNG atomically (see :func:`handvae.files.atomic_write_bytes`)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     atomic_write_bytes(path, buf.getvalue())

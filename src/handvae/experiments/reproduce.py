@@ -25,7 +25,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from handvae.config import atomic_write_text, load_config
+from handvae.config import load_config
+from handvae.files import atomic_write_text
 from handvae.schema import Config
 
 TABLE1 = [  # (row name, config file under configs/<preset>/, paper's RHD mean EPE)

@@ -1,6 +1,6 @@
 """Load a trained model from a run folder, a checkpoint file or a released model file, with its config.
 
-A released model file (:mod:`handvae.eval.released`) holds only the RGB -> pose path; it loads
+A released model file (:mod:`handvae.models.released`) holds only the RGB -> pose path; it loads
 into a model with only those modules, which is all that RGB-only inference, evaluation and ONNX
 export use.
 """
@@ -39,8 +39,8 @@ def trained_hands(checkpoint: str | os.PathLike) -> str:
 
     Checkpoints written before the side was recorded say nothing and count as ``"both"``.
     """
-    from handvae.eval.released import is_released_file, read_release
-    from handvae.train.checkpoint import read_checkpoint
+    from handvae.checkpoint import read_checkpoint
+    from handvae.models.released import is_released_file, read_release
 
     path = resolve_checkpoint(checkpoint)
     if is_released_file(path):
@@ -50,9 +50,9 @@ def trained_hands(checkpoint: str | os.PathLike) -> str:
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", which: str = "best"):
     """``(model in eval mode, Config, checkpoint path)`` from a run folder, checkpoint or released model file."""
-    from handvae.eval.released import is_released_file, load_released_file
+    from handvae.checkpoint import model_state, read_checkpoint
     from handvae.models import build_model
-    from handvae.train.checkpoint import model_state, read_checkpoint
+    from handvae.models.released import is_released_file, load_released_file
 
     ckpt = resolve_checkpoint(path, which)
     if is_released_file(ckpt):

@@ -107,7 +107,7 @@ def reference_input(size: int) -> torch.Tensor:
     return torch.from_numpy(reference_images(size)).permute(0, 3, 1, 2).float().div(255.0)
 
 
-REFERENCE_DESCRIPTION = ("handvae.eval.released.reference_input(crop_size): two sine-pattern images, "
+REFERENCE_DESCRIPTION = ("handvae.models.released.reference_input(crop_size): two sine-pattern images, "
                          "(2, 3, S, S) float32 = uint8 / 255")
 
 

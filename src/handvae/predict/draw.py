@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handvae.config import atomic_write_bytes
+from handvae.files import atomic_write_bytes
 from handvae.skeleton import BONES, FINGERS, NUM_JOINTS
 
 FINGER_COLORS = ((230, 60, 60), (240, 200, 40), (60, 200, 80), (50, 140, 240), (200, 80, 220))
@@ -21,7 +21,7 @@ def bone_color(child: int) -> tuple[int, int, int]:
 
 
 def save_png_atomic(image, path: str | os.PathLike) -> Path:
-    """Save a PIL image as PNG, atomically (see :func:`handvae.config.atomic_write_bytes`)."""
+    """Save a PIL image as PNG, atomically (see :func:`handvae.files.atomic_write_bytes`)."""
     buf = io.BytesIO()
     image.save(buf, format="PNG")
     return atomic_write_bytes(path, buf.getvalue())

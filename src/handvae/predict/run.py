@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from handvae.config import atomic_write_bytes as write_bytes_atomic
 from handvae.errors import UserError
+from handvae.files import atomic_write_bytes as write_bytes_atomic
 from handvae.predict.draw import overlay, plot_3d, save_png_atomic
 from handvae.predict.geometry import DEFAULT_BONE_MM, JOINT_FILL, Crop, crop_box, crop_image, place_pose, scale_warning
 from handvae.predict.handedness import DEFAULT_SCORE, choose_hand
@@ -44,14 +44,14 @@ class Predictor:
     """A trained model for RGB-only inference on crops of its training size.
 
     ``checkpoint``: a run folder or checkpoint file; ``model``: the name of a released model. With
-    neither, the released :data:`~handvae.eval.released.DEFAULT_MODEL` (UserError saying how to get
+    neither, the released :data:`~handvae.models.released.DEFAULT_MODEL` (UserError saying how to get
     one when none is installed).
     """
 
     def __init__(self, checkpoint: str | os.PathLike | None = None, device: str = "cpu",
                  model: str | None = None) -> None:
-        from handvae.eval.load import load_model, trained_hands
-        from handvae.eval.released import DEFAULT_MODEL, load_released_file, released_path
+        from handvae.models.load import load_model, trained_hands
+        from handvae.models.released import DEFAULT_MODEL, load_released_file, released_path
 
         if checkpoint is not None and model is not None:
             raise UserError("give --checkpoint or --model, not both")

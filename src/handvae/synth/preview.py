@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from handvae.files import atomic_path
 from handvae.skeleton import BONES, NUM_JOINTS
 from handvae.synth.scene import SceneSample
 
@@ -70,8 +71,6 @@ def contact_sheet(samples: list[SceneSample], tile: int = 200) -> np.ndarray:
 
 def write_contact_sheet(samples: list[SceneSample], path: str | Path) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    Image.fromarray(contact_sheet(samples)).save(tmp, format="PNG")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        Image.fromarray(contact_sheet(samples)).save(tmp, format="PNG")
     return path

@@ -14,28 +14,12 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from handvae.config import atomic_write_text, save_config
-
-
-def git_commit(cwd: str | os.PathLike | None = None) -> str | None:
-    """The current git commit of the source tree (with ``+dirty`` when modified), or None."""
-    here = Path(cwd) if cwd else Path(__file__).resolve().parent
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True, text=True,
-            timeout=5,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return commit + ("+dirty" if dirty else "")
+from handvae.config import save_config
+from handvae.files import atomic_write_text, git_commit
 
 
 def environment() -> dict[str, Any]:

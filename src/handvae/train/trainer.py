@@ -22,10 +22,10 @@ from typing import Any
 
 import torch
 
+from handvae import checkpoint as ck
 from handvae.config import to_dict
 from handvae.errors import UserError
 from handvae.schema import Config
-from handvae.train import checkpoint as ck
 from handvae.train.clock import PausableClock
 from handvae.train.distributed import DistInfo, all_reduce_min, broadcast_value, setup
 from handvae.train.guard import NanGuard
@@ -153,7 +153,7 @@ class Trainer:
             "hands": self.hands,
             "strategy": self.cfg.model.strategy,
             "alignment": self.cfg.model.alignment,
-            "config": to_dict(self.cfg),  # a lone checkpoint file rebuilds its model (handvae.eval.load)
+            "config": to_dict(self.cfg),  # a lone checkpoint file rebuilds its model (handvae.models.load)
         }
 
     def save(self, name: str) -> Path:
@@ -185,7 +185,7 @@ class Trainer:
         if not log.is_file():
             return
         keep = [ln for ln in log.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
-        from handvae.config import atomic_write_text
+        from handvae.files import atomic_write_text
 
         atomic_write_text(log, "".join(k + "\n" for k in keep))
 
