@@ -1,7 +1,10 @@
 """``handvae demo``: the whole flow on a fresh machine, on the CPU, in about ten minutes.
 
-synthetic world (RHD format, 320 px) -> prepare (the preset's crops) -> S4 training (CPU preset) -> evaluation
-beside the mean-pose baseline -> figures. Everything lands in ``--out`` (default ``demo/``).
+First the released model (shipped in the package) on photos: the real development set's first frames
+when ``--photos`` (default ``../shared/realdev/images``) exists, else a few synthetic renders; skeleton
+overlays, 3D plots and JSON in ``OUT/released/``. Then a short training of its own: synthetic world
+(RHD format, 320 px) -> prepare (the preset's crops) -> S4 training (CPU preset) -> evaluation beside
+the mean-pose baseline -> figures. Everything lands in ``--out`` (default ``demo/``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,47 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--overwrite", action="store_true", help="start again in an existing --out")
+    p.add_argument("--photos", type=Path, default=Path("../shared/realdev/images"),
+                   help="photos of LEFT hands for the released model (default ../shared/realdev/images; "
+                        "synthetic renders when absent)")
+    p.add_argument("--photo-count", type=int, default=8, help="photos shown with the released model (default 8)")
+
+
+def show_released(out: Path, photos: Path, count: int, seed: int) -> None:
+    """The released S4 on ``count`` photos (left hands) from ``photos``, else on synthetic renders
+    (either side: the model decides, ``--hand auto``); writes ``out/released/``."""
+    from handvae.errors import UserError
+    from handvae.predict.run import PredictOptions, Predictor, predict_batch
+
+    try:
+        pred = Predictor()
+    except UserError as err:
+        print(f"no released model to show ({err}); skipping")
+        return
+    if photos.is_dir():
+        paths = sorted(p for p in photos.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:count]
+        hand = "left"
+    else:
+        from PIL import Image
+
+        from handvae.data.crop import box_from_mask
+        from handvae.synth.generate import preview_samples
+
+        (out / "photos").mkdir(parents=True, exist_ok=True)
+        paths = []
+        for i, s in enumerate(preview_samples("rhd", count, seed=seed + 1000)):
+            base = 2 if s.main_side == "left" else 18
+            hand_px = (s.mask >= base) & (s.mask <= base + 15)
+            if not hand_px.any():
+                continue
+            u, v, half = box_from_mask(hand_px, 1.25)  # a photo framed as training frames a hand
+            box = (max(int(u - half), 0), max(int(v - half), 0), int(u + half) + 1, int(v + half) + 1)
+            paths.append(out / "photos" / f"synthetic_{i}_{s.main_side}.png")
+            Image.fromarray(s.rgb).crop(box).save(paths[-1])
+        hand = "auto"
+    records, _ = predict_batch(pred, paths, out / "released", PredictOptions(hand=hand), progress=False)
+    print(f"released model {pred.released} on {len(records)} photo(s) from {paths[0].parent if paths else photos} "
+          f"(--hand {hand}): overlays, 3D plots and JSON in {out / 'released'}")
 
 
 def _default_config() -> Path:
@@ -59,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(Config, cfg_path, [f"data.cache={out / 'cache'}", f"out_dir={out / 'run_s4'}",
                                          f"seed={args.seed}", f"trainer.max_steps={args.steps}",
                                          f"data.val_holdout={args.val}"])
+    stage("0/5 the released model on photos")
+    show_released(out, args.photos, args.photo_count, args.seed)
     stage(f"1/5 synthetic world: {args.train} train + {args.val} validation / {args.test} test samples")
     world = generate_dataset("rhd", out / "world", args.train + args.val, args.test, seed=args.seed,
                              workers=args.workers, overwrite=True, size=320, progress=True)
