@@ -6,32 +6,13 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
+import _by_hand as by_hand
 from handvae.cli import main
 from handvae.data.cache import open_split
 from handvae.eval.metrics import Protocol, evaluate
 from handvae.models.load import load_model
-
-
-def _to_mm_by_hand(pose_norm: np.ndarray, cached) -> np.ndarray:
-    """x_mm = R_vc^T (scale x) + centroid, then x -> -x for a mirrored (left) hand: (N, 21, 3)."""
-    R = np.asarray(cached["R_vc"], np.float64)
-    s = np.asarray(cached["scale_mm"], np.float64)
-    c = np.asarray(cached["centroid_mm"], np.float64)
-    out = np.stack([(pose_norm[i] * s[i]) @ R[i] + c[i] for i in range(len(R))])
-    out[np.asarray(cached["mirrored"]).astype(bool), :, 0] *= -1.0
-    return out
-
-
-def _mean_epe_by_hand(pred_mm: np.ndarray, cached) -> float:
-    """The paper's protocol written out: root kp 12 both sides; each joint's mean over the samples where it
-    is visible; the mean over joints (the GT bone scale is already in camera-frame mm predictions)."""
-    gt = np.asarray(cached["xyz_mm"], np.float64)
-    vis = np.asarray(cached["vis"]).astype(bool)
-    err = np.linalg.norm((pred_mm - pred_mm[:, 12:13]) - (gt - gt[:, 12:13]), axis=-1)
-    return float(np.mean([err[vis[:, j], j].mean() for j in range(21) if vis[:, j].any()]))
 
 
 def test_evaluate_writes_consistent_files(tiny_run, tiny_cache, tmp_path, capsys):
@@ -55,16 +36,13 @@ def test_evaluate_writes_consistent_files(tiny_run, tiny_cache, tmp_path, capsys
     np.testing.assert_array_equal(data["vis"], cached["vis"])
     np.testing.assert_array_equal(data["index"], np.arange(24))
     model, _, _ = load_model(tiny_run)
-    with torch.no_grad():
-        rgb = torch.from_numpy(np.array(cached["image"])).permute(0, 3, 1, 2).float() / 255.0
-        pred_norm = model.predict_pose(rgb).double().numpy()
-    want_mm = _to_mm_by_hand(pred_norm, cached)
+    want_mm = by_hand.to_mm(by_hand.rgb_predictions(model, cached["image"]), cached)
     np.testing.assert_allclose(data["pred_mm"], want_mm, rtol=0, atol=1e-3)
     # the headline and the mean-pose baseline, scored by hand (middle-MCP root, visible joints only)
-    assert ours["mean_epe_mm"] == pytest.approx(_mean_epe_by_hand(want_mm, cached), rel=1e-5)
+    assert ours["mean_epe_mm"] == pytest.approx(by_hand.mean_epe(want_mm, cached), rel=1e-5)
     mean_pose = np.asarray(open_split(tiny_cache / "train")["pose"], np.float64).mean(axis=0)
-    baseline_mm = _to_mm_by_hand(np.broadcast_to(mean_pose, (24, 21, 3)), cached)
-    assert metrics["mean pose (baseline)"]["mean_epe_mm"] == pytest.approx(_mean_epe_by_hand(baseline_mm, cached),
+    baseline_mm = by_hand.to_mm(np.broadcast_to(mean_pose, (24, 21, 3)), cached)
+    assert metrics["mean pose (baseline)"]["mean_epe_mm"] == pytest.approx(by_hand.mean_epe(baseline_mm, cached),
                                                                             rel=1e-5)
     # Recompute from the saved camera-frame mm predictions: the pinned protocol with the GT bone as scale
     # equals plain root-relative mm errors when the prediction already carries that scale.
