@@ -3,7 +3,15 @@
 import numpy as np
 import pytest
 
-from handvae.data.crop import box_from_mask, crop_geometry, project, sample_bilinear, source_coords
+from handvae.data.crop import (
+    box_from_mask,
+    box_from_points,
+    crop_geometry,
+    project,
+    sample_bilinear,
+    sample_nearest,
+    source_coords,
+)
 from handvae.data.formats import decode_rhd_depth, decode_stb_depth, encode_rhd_depth, encode_stb_depth
 from handvae.data.viewpoint import apply_viewpoint, rot_x, rot_y, undo_viewpoint, viewpoint_rotation
 
@@ -62,6 +70,24 @@ def test_box_from_mask_and_bilinear_sampling():
     img = np.arange(20 * 30, dtype=np.float64).reshape(20, 30, 1)  # value = 30 v + u, linear
     out = sample_bilinear(img, np.array([[2.25, 3.5], [-5.0, 1.0]]))
     assert out[0, 0] == pytest.approx(30 * 3.5 + 2.25) and out[1, 0] == 0.0
+
+
+def test_box_from_points_equals_the_mask_box_of_the_pixels_whose_outer_corners_they_are():
+    m = np.zeros((20, 30), bool)
+    m[4:10, 10:14] = True  # pixels u 10-13, v 4-9 cover u 9.5-13.5, v 3.5-9.5
+    corners = np.array([[9.5, 3.5], [13.5, 9.5], [11.0, 5.0]])  # the two outer corners and a point inside
+    assert box_from_points(corners, margin=1.5) == box_from_mask(m, margin=1.5) == (11.5, 6.5, 4.5)
+    # half-size: the longer side (6) / 2 * margin; a single point still gets the 2 px floor
+    assert box_from_points(np.array([[3.0, 4.0]])) == (3.0, 4.0, 2.0)
+    with pytest.raises(ValueError, match="finite point"):
+        box_from_points(np.array([[1.0, np.nan]]))
+
+
+def test_nearest_sampling_rounds_to_the_pixel_and_fills_outside():
+    arr = np.arange(4 * 5).reshape(4, 5) * 10  # value = 10 (5 v + u)
+    coords = np.array([[1.4, 2.6], [3.5, 0.0], [-0.6, 1.0], [4.4, 3.4], [0.0, 3.6]])
+    # (1, 3) -> 160; u 3.5 rounds to even 4 -> 40; u -0.6 -> -1 is outside; (4, 3) -> 190; v 3.6 -> 4 is outside
+    assert sample_nearest(arr, coords, fill=-1).tolist() == [160, 40, -1, 190, -1]
 
 
 def test_depth_encodings_round_trip_and_byte_order():

@@ -15,6 +15,7 @@ from _data_fixtures import (
     SK_K,
     STB_R,
     STB_T,
+    bone_pixels,
     hand_pose,
     project,
     rhd_centers,
@@ -92,6 +93,8 @@ def test_rhd_reader(rhd_root):
     assert np.allclose(s.xyz, want, atol=1e-3)  # rows 21-41, metres -> mm
     assert np.allclose(s.uv, project(want, RHD_K), atol=1e-3) and s.vis.all()
     assert np.allclose(s.depth[s.mask], 0.42, atol=1e-4)
+    # the dominant (right) hand's pixels as the fixture drew them, without the left hand's corner blob
+    np.testing.assert_array_equal(s.mask, bone_pixels(project(want, RHD_K), (64, 64), 2.5))
     assert s.mask.sum() > 50 and not s.mask[0, 0]
 
 
