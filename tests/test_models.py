@@ -142,7 +142,7 @@ def _recon_by_hand(loss: str, pred: torch.Tensor, target: torch.Tensor) -> torch
     return torch.stack([d[b][r, c].mean() for b, (r, c) in enumerate(rows)])
 
 
-@pytest.mark.parametrize("name", ["S3", "S4", "RD2DHP"])
+@pytest.mark.parametrize("name", STRATEGIES.names())
 def test_every_term_is_its_loss_averaged_over_the_samples_it_applies_to(name):
     """Each term by hand: a reconstruction term over the samples whose ELBO is valid and whose target is
     present, a KL term over the samples whose ELBO is valid, the alignment over both."""
