@@ -132,6 +132,14 @@ def test_hue_shift_keeps_grey_and_luma():
     luma = torch.tensor([0.299, 0.587, 0.114])
     assert float(luma @ out[1, :, 0, 1]) == pytest.approx(float(luma @ rgb[1, :, 0, 1]), abs=1e-5)
     assert not torch.allclose(out[1, :, 0, 1], rgb[1, :, 0, 1], atol=1e-3)
+    # half the hue circle negates the chroma (I, Q): rgb -> 2 Y - rgb, as grey (Y, Y, Y) has I = Q = 0
+    y = float(luma @ pixels[1])  # 0.4655
+    half = aug.hue_shift(rgb[:1].clone(), torch.tensor([0.5]))
+    torch.testing.assert_close(half[0, :, 0, 1], 2 * y - pixels[1], rtol=0, atol=1e-5)
+    # a whole turn is no change, and a shift is undone by the opposite one (nothing clamped here)
+    torch.testing.assert_close(aug.hue_shift(rgb[:1].clone(), torch.tensor([1.0])), rgb[:1], rtol=0, atol=1e-5)
+    back = aug.hue_shift(aug.hue_shift(rgb[1:].clone(), torch.tensor([0.1])), torch.tensor([-0.1]))
+    torch.testing.assert_close(back, rgb[1:], rtol=0, atol=1e-5)
 
 
 @pytest.fixture(scope="module")
