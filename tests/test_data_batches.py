@@ -124,6 +124,23 @@ def test_heatmap_maxima_at_keypoints():
     assert int(h2[0, 0].argmax()) == 30 * 64 + 12 and float(h2.max()) == pytest.approx(1.0)
 
 
+def test_augmentation_parameters_fill_the_documented_ranges():
+    """scale in [1, 1.2], shift within +-20 px at S = 256 scaled with S (+-5 px at 64), angle within +-pi,
+    hue within +-0.1: 4096 draws reach each end and never pass it."""
+    g = torch.Generator().manual_seed(0)
+    p = aug.sample_params(4096, 64, aug.AugmentConfig(), g, "cpu")
+    for values, lo, hi in ((p["scale"], 1.0, 1.2), (p["shift"], -5.0, 5.0), (p["angle"], -math.pi, math.pi),
+                           (p["hue"], -0.1, 0.1)):
+        span = hi - lo
+        assert lo <= float(values.min()) < lo + 0.01 * span and hi - 0.01 * span < float(values.max()) <= hi
+    assert abs(float(torch.corrcoef(p["shift"].T)[0, 1])) < 0.1  # x and y shifts drawn independently
+    # point subsets: n distinct indices per sample, a different subset per sample; the first n without a generator
+    pick = aug.random_subsets(50, 16, 3, g, "cpu")
+    assert all(len(set(row.tolist())) == 16 and 0 <= min(row) and max(row) < 50 for row in pick)
+    assert not torch.equal(pick[0].sort().values, pick[1].sort().values)
+    assert torch.equal(aug.random_subsets(50, 16, 2, None, "cpu"), torch.arange(16).expand(2, 16))
+
+
 def test_hue_shift_keeps_grey_and_luma():
     pixels = torch.tensor([[0.5, 0.5, 0.5], [0.6, 0.4, 0.45]])  # a grey and a reddish pixel
     rgb = pixels.T.reshape(1, 3, 1, 2).repeat(2, 1, 1, 1)
