@@ -167,6 +167,92 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_cli_errors.py",),
         "a ConfigError escapes the CLI as a traceback instead of a one-line error with exit code 2",
     ),
+    # Faults that only value checks catch (shape-, finiteness- or "> 0"-only assertions let them through).
+    Mutation(
+        "chamfer-detached-term", "models/losses.py",
+        "b = safe_norm(target - _gather_points(pred, nn_of_target))",
+        "b = safe_norm(target - _gather_points(pred.detach(), nn_of_target))",
+        ("tests/test_losses.py",),
+        "Chamfer's target-to-prediction term sends no gradient to the prediction (same value)",
+    ),
+    Mutation(
+        "emd-thread-split", "models/losses.py",
+        "range(i * n // k, (i + 1) * n // k)",
+        "range(i * n // k, i * n // k + 1)",
+        ("tests/test_losses.py",),
+        "the threaded EMD assignment leaves part of the batch unsolved (needs more than one core)",
+    ),
+    Mutation(
+        "poe-weights-detached", "models/latent.py",
+        "weights = torch.softmax(logits, dim=1)",
+        "weights = torch.softmax(logits.detach(), dim=1)",
+        ("tests/test_latent.py",),
+        "the product of experts' mixing weights pass no gradient to the log-variances (same value)",
+    ),
+    Mutation(
+        "kl-unmasked", "models/criterion.py",
+        "return losses.masked_mean(kl_to_standard_normal(latents[elbo]), valid[elbo])",
+        "return losses.masked_mean(kl_to_standard_normal(latents[elbo]), None)",
+        ("tests/test_models.py",),
+        "a KL term averages over every sample, also those whose ELBO is not valid",
+    ),
+    Mutation(
+        "align-kl-mask", "models/criterion.py",
+        "mask = valid[joint] & valid[single]",
+        "mask = valid[single]",
+        ("tests/test_models.py",),
+        "the KL alignment averages over samples without the joint ELBO's inputs",
+    ),
+    Mutation(
+        "procrustes-scale-sign", "eval/metrics.py",
+        "scale = (s * fix).sum(axis=1)",
+        "scale = s.sum(axis=1)",
+        ("tests/test_metrics.py",),
+        "Procrustes scale ignores the reflection fix (wrong PA-EPE for mirror-like predictions)",
+    ),
+    Mutation(
+        "depth-pad-border", "data/augment.py",
+        'padding_mode="zeros"',
+        'padding_mode="border"',
+        ("tests/test_data_batches.py",),
+        "the augmentation warp pads by the border instead of the background",
+    ),
+    Mutation(
+        "hue-half-angle", "data/augment.py",
+        "phi = 2.0 * math.pi * delta.to(rgb.dtype)",
+        "phi = math.pi * delta.to(rgb.dtype)",
+        ("tests/test_data_batches.py",),
+        "the hue shift turns the chroma plane by pi delta instead of 2 pi delta",
+    ),
+    Mutation(
+        "aug-shift-unscaled", "data/augment.py",
+        "t = cfg.translate_px * size / 256.0",
+        "t = cfg.translate_px",
+        ("tests/test_data_batches.py",),
+        "the augmentation shift is not scaled with the crop size",
+    ),
+    Mutation(
+        "cache-trim-tail", "data/cache.py",
+        "small[i : i + 4096] = arr[i : min(i + 4096, self.count)]",
+        "small[i : i + 4096] = arr[self.capacity - self.count + i : self.capacity - self.count + min(i + 4096, "
+        "self.count)]",
+        ("tests/test_data_prepare.py",),
+        "a cache with skipped samples is trimmed from the wrong end (rows no longer match the ids)",
+    ),
+    Mutation(
+        "val-gt-rows", "eval/predict.py",
+        'gt = np.asarray(extra["xyz_mm"][index], np.float64)',
+        'gt = np.asarray(extra["xyz_mm"][index - loader.start], np.float64)',
+        ("tests/test_trainer.py::test_every_strategy_trains_and_checkpoints",),
+        "validation on the held-out tail scores against the ground truth of the split's first rows",
+    ),
+    Mutation(
+        "baseline-test-mean", "eval/predict.py",
+        'mean = np.asarray(open_split(train_split_dir, ["pose"])["pose"], np.float64).mean(axis=0)',
+        'mean = np.asarray(open_split(loader.split_dir, ["pose"])["pose"], np.float64).mean(axis=0)',
+        ("tests/test_evaluate.py::test_evaluate_writes_consistent_files",),
+        "the mean-pose baseline averages the evaluated split's poses instead of the training split's",
+    ),
 ]
 
 _PLUGIN = '''
