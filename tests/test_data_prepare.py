@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from _data_fixtures import RHD_K, hand_pose, rhd_centers, write_rhd, write_stb
+from _data_fixtures import RHD_K, bone_pixels, hand_pose, project, rhd_centers, write_rhd, write_stb
 from handvae.cli import main
 from handvae.data.cache import open_split, to_camera_mm, verify
 from handvae.data.prepare import PrepareConfig, prepare
@@ -49,6 +49,18 @@ def test_prepared_geometry_maps_back_to_camera_mm(rhd_cache):
     # the cloud maps back onto the fixture's depth plane, within its hand's extent
     cloud_mm = to_camera_mm(a["cloud"], a["R_vc"], a["centroid_mm"], a["scale_mm"], a["mirrored"])
     assert np.allclose(cloud_mm[..., 2], np.array([400, 420, 440])[:, None], atol=0.1)
+    for i, c in enumerate(rhd_centers(3)):
+        # each cloud point is a hand pixel back-projected: it projects onto a pixel centre of the fixture's mask
+        hand = bone_pixels(project(hand_pose(c), RHD_K), (64, 64), 2.5)
+        uv = project(cloud_mm[i].astype(np.float64), RHD_K)
+        np.testing.assert_allclose(uv, np.rint(uv), atol=1e-2)
+        u, v = np.rint(uv).astype(int).T
+        assert hand[v, u].all()
+        # and the centroid is the mean of every hand pixel on the plane z = 400 + 20 i mm: x = (u - 31.5) z / 150
+        vv, uu = np.nonzero(hand)
+        z = 400.0 + 20.0 * i
+        want = np.stack([(uu - 31.5) * z / 150.0, (vv - 31.5) * z / 150.0, np.full(uu.size, z)], -1).mean(0)
+        np.testing.assert_allclose(a["centroid_mm"][i], want, atol=0.1)
     assert np.abs(a["cloud"]).max() < 3.0 and np.abs(a["cloud"].mean(1)).max() < 0.3
     # hand pixels are in the crop's middle, with the box margin all around
     m = a["mask"][0]
