@@ -61,6 +61,15 @@ def test_prepared_geometry_maps_back_to_camera_mm(rhd_cache):
         z = 400.0 + 20.0 * i
         want = np.stack([(uu - 31.5) * z / 150.0, (vv - 31.5) * z / 150.0, np.full(uu.size, z)], -1).mean(0)
         np.testing.assert_allclose(a["centroid_mm"][i], want, atol=0.1)
+        # the crop box: the mask's pixel box (pixels u0..u1 cover u0 - 0.5..u1 + 0.5), longer side / 2 x 1.25
+        u0, u1, v0, v1 = uu.min(), uu.max(), vv.min(), vv.max()
+        uc, vc, half = (u0 + u1) / 2, (v0 + v1) / 2, max(u1 - u0 + 1, v1 - v0 + 1) / 2 * 1.25
+        np.testing.assert_allclose(a["box"][i], [uc - half, vc - half, uc + half, vc + half], atol=1e-4)
+        # the crop camera: f_c = f S / (2 half), principal point (S - 1) / 2; R_vc turns the box centre's ray to +z
+        np.testing.assert_allclose(a["K_crop"][i], [[150 * 32 / (2 * half), 0, 15.5], [0, 150 * 32 / (2 * half), 15.5],
+                                                    [0, 0, 1]], rtol=1e-6)
+        ray = a["R_vc"][i].astype(np.float64) @ [(uc - 31.5) / 150, (vc - 31.5) / 150, 1.0]
+        np.testing.assert_allclose(ray[:2], 0.0, atol=1e-6)
     assert np.abs(a["cloud"]).max() < 3.0 and np.abs(a["cloud"].mean(1)).max() < 0.3
     # hand pixels are in the crop's middle, with the box margin all around
     m = a["mask"][0]
