@@ -253,6 +253,20 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_evaluate.py::test_evaluate_writes_consistent_files",),
         "the mean-pose baseline averages the evaluated split's poses instead of the training split's",
     ),
+    Mutation(
+        "backproject-swapped", "data/prepare.py",
+        "pts = backproject(uu.astype(np.float64), vv.astype(np.float64),",
+        "pts = backproject(vv.astype(np.float64), uu.astype(np.float64),",
+        ("tests/test_data_prepare.py",),
+        "prepare back-projects the hand pixels with u and v swapped (the cloud is mirrored about the diagonal)",
+    ),
+    Mutation(
+        "prepare-margin", "data/prepare.py",
+        "u_c, v_c, half = crop_box(s, margin)",
+        "u_c, v_c, half = crop_box(s, 1.1)",
+        ("tests/test_data_prepare.py",),
+        "prepare's crop box ignores the configured margin",
+    ),
 ]
 
 _PLUGIN = '''
