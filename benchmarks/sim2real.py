@@ -43,25 +43,13 @@ ARMS: dict[str, tuple[tuple[str, ...], int, str, tuple[str, ...]]] = {
 
 
 def _world(name: str, out: Path, n_train: int, n_test: int, seed: int, reuse: dict[str, str]) -> Path:
-    from handvae.synth.generate import generate_dataset
+    from handvae.experiments.pipeline import build_world
 
     if name in reuse:
         return Path(reuse[name])
     world_over, size, _, _ = ARMS[name]
-    path = out / name / "world"
-    if not (path / "synth_config.yaml").is_file():
-        world = dict(item.split("=", 1) for item in world_over)
-        generate_dataset("rhd", path, n_train, n_test, seed=seed, workers=2, size=size, world=world,
-                         overwrite=True)  # fmt: skip
-    return path
-
-
-def _prepare(source: str, root: Path, cache: Path, split: str, crop: int) -> None:
-    from handvae.data.prepare import PrepareConfig, prepare
-
-    if (cache / split / "manifest.json").is_file():
-        return
-    prepare(PrepareConfig(source=source, root=str(root), split=split, size=crop, workers=2), cache, progress=False)
+    options = dict(item.split("=", 1) for item in world_over)
+    return build_world(out / name / "world", n_train, n_test, seed=seed, workers=2, size=size, options=options)
 
 
 def _train(name: str, cache: Path, run_dir: Path, minutes: float, val_every: int) -> dict:
@@ -100,20 +88,18 @@ def _score(run_dir: Path, cache: Path, out: Path) -> dict:
 
 def run_arm(name: str, args: argparse.Namespace, reuse: dict[str, str]) -> dict:
     from handvae.config import load_config
+    from handvae.experiments.pipeline import prepare_cache
     from handvae.schema import Config
 
     arm_dir = args.out / name
     crop = load_config(Config, CPU / ARMS[name][2], []).data.crop_size
     world = _world(name, args.out, args.train, args.test, args.seed, reuse)
-    cache = arm_dir / f"cache{crop}"
-    _prepare("rhd", world, cache, "train", crop)
-    _prepare("rhd", world, cache, "test", crop)
+    cache = prepare_cache(world, arm_dir / f"cache{crop}", crop, workers=2)
     record = {"arm": name, "world": list(ARMS[name][0]), "render_px": ARMS[name][1], "world_dir": str(world)}
     record["train"] = _train(name, cache, arm_dir / "run", args.minutes, args.val_every)
     record["synthetic_test"] = _score(arm_dir / "run", cache, arm_dir / "eval_synthetic")
     if args.realdev is not None:
-        real = args.out / f"realdev{crop}"
-        _prepare("realdev", args.realdev, real, "test", crop)
+        real = prepare_cache(args.realdev, args.out / f"realdev{crop}", crop, splits=("test",), source="realdev")
         record["realdev"] = _score(arm_dir / "run", real, arm_dir / "eval_realdev")
     (arm_dir / "record.json").write_text(json.dumps(record, indent=1) + "\n")
     return record

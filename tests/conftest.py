@@ -8,15 +8,11 @@ import pytest
 @pytest.fixture(scope="session")
 def tiny_cache(tmp_path_factory):
     """A prepared cache (train 96 / test 24 samples, 32 px crops, 256 points) of the synthetic world."""
-    from handvae.data.prepare import PrepareConfig, prepare
-    from handvae.synth.generate import generate_dataset
+    from handvae.experiments.pipeline import build_world, prepare_cache
 
     root = tmp_path_factory.mktemp("world")
-    data = generate_dataset("rhd", root / "rhd", 96, 24, seed=0, workers=1, size=96)
-    cache = root / "cache"
-    for split in ("train", "test"):
-        prepare(PrepareConfig(source="rhd", root=str(data), split=split, size=32, points=256), cache, progress=False)
-    return cache
+    data = build_world(root / "rhd", 96, 24, seed=0, size=96)
+    return prepare_cache(data, root / "cache", crop=32, points=256)
 
 
 def tiny_overrides(cache, out_dir, **extra) -> list[str]:

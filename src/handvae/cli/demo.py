@@ -83,11 +83,10 @@ def _default_config() -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from handvae.config import load_config
-    from handvae.data.prepare import PrepareConfig, prepare
     from handvae.errors import UserError
     from handvae.eval.evaluate import BASELINE, evaluate_runs
+    from handvae.experiments.pipeline import build_world, prepare_cache
     from handvae.schema import Config
-    from handvae.synth.generate import generate_dataset
     from handvae.train.trainer import Trainer
 
     t0 = time.perf_counter()
@@ -106,12 +105,11 @@ def run(args: argparse.Namespace) -> int:
     stage("0/5 the released model on photos")
     show_released(out, args.photos, args.photo_count, args.seed)
     stage(f"1/5 synthetic world: {args.train} train + {args.val} validation / {args.test} test samples")
-    world = generate_dataset("rhd", out / "world", args.train + args.val, args.test, seed=args.seed,
-                             workers=args.workers, overwrite=True, size=320, progress=True)
+    world = build_world(out / "world", args.train + args.val, args.test, seed=args.seed, workers=args.workers,
+                        overwrite=True, progress=True)  # fmt: skip
     stage(f"2/5 prepare: {cfg.data.crop_size} px crops")
-    for split in ("train", "test"):
-        prepare(PrepareConfig(source="rhd", root=str(world), split=split, size=cfg.data.crop_size,
-                              seed=args.seed, workers=args.workers), out / "cache", overwrite=True, progress=True)
+    prepare_cache(world, out / "cache", cfg.data.crop_size, seed=args.seed, workers=args.workers, overwrite=True,
+                  progress=True)  # fmt: skip
     stage(f"3/5 train {cfg.model.strategy}/{cfg.model.alignment} for {args.steps} steps ({cfg_path})")
     Trainer(cfg).fit(progress=True)
     stage("4/5 evaluate on the test split")

@@ -83,18 +83,11 @@ def _log(t0: float, text: str) -> None:
 
 def build_benchmark(plan: Plan, crop: int) -> Path:
     """The synthetic benchmark (world + prepared cache), made once."""
-    from handvae.data.prepare import PrepareConfig, prepare
-    from handvae.synth.generate import generate_dataset
+    from handvae.experiments.pipeline import build_world, prepare_cache
 
-    world, cache = plan.out / "world", plan.out / "cache"
-    if not (world / "training").is_dir():
-        generate_dataset("rhd", world, plan.train, plan.test, seed=plan.seed, workers=plan.workers,
-                         overwrite=True, size=plan.image_size, progress=True)
-    for split in ("train", "test"):
-        if not (cache / split / "manifest.json").is_file():
-            prepare(PrepareConfig(source="rhd", root=str(world), split=split, size=crop, seed=plan.seed,
-                                  workers=plan.workers), cache, overwrite=True, progress=True)
-    return cache
+    world = build_world(plan.out / "world", plan.train, plan.test, seed=plan.seed, workers=plan.workers,
+                        size=plan.image_size, progress=True)  # fmt: skip
+    return prepare_cache(world, plan.out / "cache", crop, seed=plan.seed, workers=plan.workers, progress=True)
 
 
 def run_overrides(plan: Plan, seed: int, steps: int) -> list[str]:
