@@ -266,3 +266,36 @@ def test_stb_stereo_camera_has_no_cloud(tmp_path):
     assert not a["has_cloud"][0] and np.allclose(a["centroid_mm"][0], want.mean(0), atol=1e-3)
     b = next(iter(BatchLoader(out, batch_size=1, train=False, n_points=16, heatmap_size=16)))
     assert not b["present"]["C"][0] and b["present"]["P"][0]
+
+
+def _jitter_params(b, brightness=1.0, contrast=1.0, saturation=1.0, gray=0.0):
+    full = lambda v: torch.full((b,), float(v))  # noqa: E731
+    return {"brightness": full(brightness), "contrast": full(contrast), "saturation": full(saturation),
+            "gray": full(gray)}  # fmt: skip
+
+
+def test_color_jitter_against_hand_formulas():
+    g = torch.Generator().manual_seed(0)
+    rgb = torch.rand(2, 3, 5, 4, generator=g) * 0.6 + 0.1  # away from the clamp
+    torch.testing.assert_close(aug.color_jitter(rgb, _jitter_params(2)), rgb)  # all neutral: identity
+    torch.testing.assert_close(aug.color_jitter(rgb, _jitter_params(2, brightness=1.3)), rgb * 1.3)
+    luma = 0.299 * rgb[:, 0] + 0.587 * rgb[:, 1] + 0.114 * rgb[:, 2]  # (B, H, W), by hand
+    gray = aug.color_jitter(rgb, _jitter_params(2, gray=1.0))
+    for c in range(3):  # grayscale: every channel is the pixel's luma
+        torch.testing.assert_close(gray[:, c], luma)
+    flat = aug.color_jitter(rgb, _jitter_params(2, contrast=0.0))
+    mean = luma.mean(dim=(1, 2))  # contrast 0: the image collapses to its mean luma, in every channel
+    torch.testing.assert_close(flat, mean.view(2, 1, 1, 1).expand_as(rgb))
+    sat2 = aug.color_jitter(rgb, _jitter_params(2, saturation=2.0))
+    torch.testing.assert_close(sat2, (luma[:, None] + 2.0 * (rgb - luma[:, None])).clamp(0, 1))
+
+
+def test_color_jitter_is_off_by_default_and_keeps_the_random_stream():
+    cfg, cfg_color = aug.AugmentConfig(), aug.AugmentConfig(color=0.4)
+    p0 = aug.sample_params(64, 128, cfg, torch.Generator().manual_seed(3), "cpu")
+    p1 = aug.sample_params(64, 128, cfg_color, torch.Generator().manual_seed(3), "cpu")
+    assert "brightness" not in p0  # the paper's augmentation: geometry and hue only
+    for k in p0:  # turning colour on draws after the others: the geometric draws are unchanged
+        torch.testing.assert_close(p0[k], p1[k])
+    assert p1["brightness"].min() >= 0.6 and p1["brightness"].max() <= 1.4
+    assert p1["saturation"].min() >= 0.0 and 0 < p1["gray"].sum() < 64

@@ -42,6 +42,7 @@ class DataConfig:
     aug_translate_px: float = 20.0  # at crop_size 256; scaled with the crop size
     aug_rotate: float = 3.141592653589793  # radians, uniform in [-a, a] about the camera axis
     aug_hue: float = 0.1
+    aug_color: float = 0.0  # photometric jitter (brightness, contrast, saturation, grayscale); 0: off (paper)
     labelled_fraction: float = 1.0  # weak supervision: first m of the training set keep P
     max_samples: int = 0  # 0 = all; otherwise the first N of the training split (after the holdout)
     on_device: OnDevice = "auto"  # hold the split in device memory

@@ -32,18 +32,26 @@ class AugmentConfig:
     translate_px: float = 20.0
     rotate: float = math.pi
     hue: float = 0.1
+    color: float = 0.0  # photometric jitter strength (0: off, the paper's); see :func:`color_jitter`
 
 
 def sample_params(batch: int, size: int, cfg: AugmentConfig, generator: torch.Generator, device) -> dict:
     """Random parameters for ``batch`` samples: scale (B,), shift (B, 2) px, angle (B,) rad, hue (B,)."""
     u = torch.rand(batch, 5, generator=generator, device=device)
     t = cfg.translate_px * size / 256.0
-    return {
+    params = {
         "scale": cfg.scale[0] + (cfg.scale[1] - cfg.scale[0]) * u[:, 0],
         "shift": (2.0 * u[:, 1:3] - 1.0) * t,
         "angle": (2.0 * u[:, 3] - 1.0) * cfg.rotate,
         "hue": (2.0 * u[:, 4] - 1.0) * cfg.hue,
     }
+    if cfg.color > 0:  # drawn only when on, so a config without it keeps its random stream
+        v = torch.rand(batch, 4, generator=generator, device=device)
+        params["brightness"] = 1.0 + cfg.color * (2.0 * v[:, 0] - 1.0)
+        params["contrast"] = 1.0 + cfg.color * (2.0 * v[:, 1] - 1.0)
+        params["saturation"] = (1.0 + 1.5 * cfg.color * (2.0 * v[:, 2] - 1.0)).clamp(min=0.0)
+        params["gray"] = (v[:, 3] < cfg.color / 3.0).to(v.dtype)
+    return params
 
 
 def identity_params(batch: int, device) -> dict:
@@ -97,6 +105,20 @@ def hue_shift(rgb: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
     rot[:, 1:, 1:] = rotation_2d(phi)
     T = torch.linalg.inv(yiq) @ rot @ yiq  # (B, 3, 3)
     return torch.einsum("bij,bjhw->bihw", T, rgb).clamp_(0.0, 1.0)
+
+
+def color_jitter(rgb: torch.Tensor, params: dict) -> torch.Tensor:
+    """Photometric jitter of ``(B, 3, H, W)`` images in [0, 1], per sample: brightness (a gain),
+    contrast (about the image's mean luma), saturation (about each pixel's luma Y), then grayscale
+    where ``gray`` is 1; clamped to [0, 1]. Params (B,) from :func:`sample_params` with ``color > 0``."""
+    view = (-1, 1, 1, 1)
+    luma_w = _YIQ[0].to(rgb.device, rgb.dtype).view(1, 3, 1, 1)
+    x = rgb * params["brightness"].to(rgb.dtype).view(view)
+    mean = (x * luma_w).sum(dim=1, keepdim=True).mean(dim=(2, 3), keepdim=True)
+    x = mean + params["contrast"].to(rgb.dtype).view(view) * (x - mean)
+    y = (x * luma_w).sum(dim=1, keepdim=True)
+    sat = params["saturation"].to(rgb.dtype).view(view) * (1.0 - params["gray"].to(rgb.dtype).view(view))
+    return (y + sat * (x - y)).clamp_(0.0, 1.0)
 
 
 def heatmaps(uv: torch.Tensor, crop_size: int, size: int = 64, sigma: float = 2.0) -> torch.Tensor:

@@ -241,6 +241,8 @@ def assemble(
         if "R" in modalities:
             rgb = img[:, :3]
             batch["R"] = aug.hue_shift(rgb, params["hue"]) if do_aug else rgb.contiguous()
+            if do_aug and "brightness" in params:
+                batch["R"] = aug.color_jitter(batch["R"], params)
             batch["present"]["R"] = ones
         if "D" in modalities:
             batch["D"] = (img[:, -1:] + 1.0).contiguous()
@@ -322,7 +324,8 @@ def build_loader(
         n_points=cfg.n_points,
         heatmap_size=cfg.heatmap_size,
         heatmap_sigma=cfg.heatmap_sigma,
-        augment=aug.AugmentConfig(tuple(cfg.aug_scale), cfg.aug_translate_px, cfg.aug_rotate, cfg.aug_hue)
+        augment=aug.AugmentConfig(tuple(cfg.aug_scale), cfg.aug_translate_px, cfg.aug_rotate, cfg.aug_hue,
+                                  cfg.aug_color)
         if (cfg.augment and train)
         else None,
         labelled_fraction=cfg.labelled_fraction if train else 1.0,
