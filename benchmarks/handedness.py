@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from handvae.data.cache import open_split
     from handvae.eval.metrics import Protocol
-    from handvae.eval.predict import score, to_mm
+    from handvae.eval.scoring import score, to_mm
     from handvae.predict.handedness import SCORES
 
     torch.set_grad_enabled(False)

@@ -94,14 +94,14 @@ MUTATIONS: list[Mutation] = [
         "Rodrigues with the sine term's sign flipped: the STB rotation transposed",
     ),
     Mutation(
-        "to-mm-mirror", "eval/predict.py",
+        "to-mm-mirror", "eval/scoring.py",
         'np.asarray(arrays["scale_mm"][index], np.float64), np.asarray(arrays["mirrored"][index]),',
         'np.asarray(arrays["scale_mm"][index], np.float64), np.zeros(len(index), dtype=bool),',
         ("tests/test_eval_ground_truth.py",),
         "eval.predict.to_mm ignores the mirrored flag",
     ),
     Mutation(
-        "to-mm-transpose", "eval/predict.py",
+        "to-mm-transpose", "eval/scoring.py",
         'pred_norm, np.asarray(arrays["R_vc"][index], np.float64),',
         'pred_norm, np.asarray(arrays["R_vc"][index], np.float64).transpose(0, 2, 1),',
         ("tests/test_eval_ground_truth.py",),
@@ -240,14 +240,14 @@ MUTATIONS: list[Mutation] = [
         "a cache with skipped samples is trimmed from the wrong end (rows no longer match the ids)",
     ),
     Mutation(
-        "val-gt-rows", "eval/predict.py",
+        "val-gt-rows", "eval/scoring.py",
         'gt = np.asarray(extra["xyz_mm"][index], np.float64)',
         'gt = np.asarray(extra["xyz_mm"][index - loader.start], np.float64)',
         ("tests/test_trainer.py::test_every_strategy_trains_and_checkpoints",),
         "validation on the held-out tail scores against the ground truth of the split's first rows",
     ),
     Mutation(
-        "baseline-test-mean", "eval/predict.py",
+        "baseline-test-mean", "eval/scoring.py",
         'mean = np.asarray(open_split(train_split_dir, ["pose"])["pose"], np.float64).mean(axis=0)',
         'mean = np.asarray(open_split(loader.split_dir, ["pose"])["pose"], np.float64).mean(axis=0)',
         ("tests/test_evaluate.py::test_evaluate_writes_consistent_files",),

@@ -23,7 +23,7 @@ def evaluate_file(path: Path, data: Path, split: str, batch_size: int):
     import torch
 
     from handvae.data.batches import build_loader
-    from handvae.eval.predict import evaluate_split
+    from handvae.eval.scoring import evaluate_split
     from handvae.models.released import load_released_file
 
     model, cfg, _ = load_released_file(path)

@@ -101,7 +101,7 @@ def plot(records: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from handvae.eval.report import save_figure
+    from handvae.files import save_figure
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for rec in records:

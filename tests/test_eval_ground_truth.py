@@ -8,7 +8,7 @@ import pytest
 
 from handvae.data.cache import open_split
 from handvae.eval.metrics import Protocol
-from handvae.eval.predict import score, to_mm
+from handvae.eval.scoring import score, to_mm
 
 
 @pytest.mark.parametrize("split", ["train", "test"])

@@ -21,7 +21,7 @@ from handvae.data.prepare import PrepareConfig, prepare
 from handvae.data.realdev import RealdevReader
 from handvae.errors import UserError
 from handvae.eval.metrics import Protocol, evaluate
-from handvae.eval.predict import score, to_mm
+from handvae.eval.scoring import score, to_mm
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "realdev"
 SIZE = 64  # the fake photos, px

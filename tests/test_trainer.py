@@ -74,7 +74,7 @@ def test_tiny_s4_run_learns_far_below_the_mean_pose(tiny_cache, tmp_path):
     Measured (2-core CPU, about 65 s): 47.3, 41.0 and 35.5 mm at steps 100, 200, 300; baseline 51.8 mm.
     """
     from handvae.data.batches import build_loader
-    from handvae.eval.predict import mean_pose_baseline
+    from handvae.eval.scoring import mean_pose_baseline
 
     cfg = _cfg(tiny_cache, tmp_path / "fit", **{"trainer.max_steps": 300, "trainer.val_every": 100,
                                                "trainer.log_every": 50, "trainer.lr": 3e-3,

@@ -42,6 +42,19 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def save_figure(fig, path: str | os.PathLike, dpi: int = 110, tight: bool = True) -> Path:
+    """Save a matplotlib figure as PNG at ``dpi`` atomically (``tight``: crop to its contents; off
+    where the pixel size must be exact), then close it."""
+    import matplotlib.pyplot as plt
+
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, format="png", bbox_inches="tight" if tight else None)
+    finally:
+        plt.close(fig)
+    return Path(path)
+
+
 def git_commit(cwd: str | os.PathLike | None = None) -> str | None:
     """The current git commit of the source tree (with ``+dirty`` when modified), or None."""
     here = Path(cwd) if cwd else Path(__file__).resolve().parent

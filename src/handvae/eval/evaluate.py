@@ -60,7 +60,7 @@ def evaluate_runs(
     back) before scoring; every Result carries PA-EPE in ``Result.pa`` beside the headline.
     """
     from handvae.data.batches import build_loader
-    from handvae.eval.predict import evaluate_split, mean_pose_baseline
+    from handvae.eval.scoring import evaluate_split, mean_pose_baseline
     from handvae.models.load import load_model
 
     if not runs:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handvae.files import atomic_path
+from handvae import files
 from handvae.skeleton import BONES, FINGER_GROUPS, WRIST
 
 PANEL_IN = 2.0  # inches per panel side
@@ -58,16 +58,8 @@ def new_figure(rows: int, cols: int, title: str):
 
 
 def save_figure(fig, path: str | os.PathLike) -> Path:
-    """Write ``fig`` as PNG at :data:`DPI` under a temporary name, then rename it into place."""
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=DPI, format="png")
-    finally:
-        plt.close(fig)
-    return path
+    """Write ``fig`` as PNG at :data:`DPI`, untrimmed (panels keep their pixel size), atomically."""
+    return files.save_figure(fig, path, dpi=DPI, tight=False)
 
 
 def cube_limits(*point_sets: np.ndarray, pad: float = 0.08) -> tuple[np.ndarray, float]:

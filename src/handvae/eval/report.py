@@ -5,12 +5,11 @@ Every report prints the protocol its numbers were computed under.
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Mapping, Sequence
 
 from handvae.eval.metrics import Protocol, Result
-from handvae.files import atomic_write_bytes
+from handvae.files import save_figure
 from handvae.skeleton import JOINT_NAMES
 
 
@@ -54,13 +53,6 @@ def markdown_report(results: Mapping[str, Result], title: str = "Evaluation", no
             cells.append("-" if v is None else f"{v:.2f}")
         lines.append(f"| {joint} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
-
-
-def save_figure(fig, path: str | os.PathLike) -> None:
-    """Save a matplotlib figure as PNG atomically (see :func:`handvae.files.atomic_write_bytes`)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def plot_pck_curves(

@@ -10,8 +10,8 @@ import itertools
 import json
 from pathlib import Path
 
-from handvae.eval.report import plot_pck_curves, save_figure
-from handvae.files import atomic_write_text
+from handvae.eval.report import plot_pck_curves
+from handvae.files import atomic_write_text, save_figure
 
 
 def _fmt(v, spec: str = ".2f") -> str:

@@ -220,7 +220,7 @@ class Trainer:
     # --- validation --------------------------------------------------------------------------
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        from handvae.eval.predict import evaluate_split
+        from handvae.eval.scoring import evaluate_split
 
         result, _ = evaluate_split(self.model, self.val_data, self.cfg)
         return {"mean_epe_mm": result.mean_epe_mm, "median_epe_mm": result.median_epe_mm,
