@@ -154,45 +154,52 @@ def generate_dataset(
     tmp.mkdir()
     try:
         tasks = _tasks(fmt, tmp, n_train, n_test, seed, opt)
-        records: dict[str, dict[int, object]] = {}
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=n_train + n_test, unit="sample", desc=f"synth {fmt}")
-        if workers == 1:
-            results = map(_run_task, tasks)
-            pool = None
-        else:
-            pool = mp.get_context("fork").Pool(workers)
-            results = pool.imap(_run_task, tasks)
-        try:
-            for task, res in zip(tasks, results):
-                key = task.split if fmt == "rhd" else task.seq
-                records.setdefault(key, {}).update(res)
-                if bar is not None:
-                    bar.update(len(res))
-        finally:
-            if pool is not None:
-                pool.terminate()
-                pool.join()
-            if bar is not None:
-                bar.close()
+        records = _render_all(tasks, fmt, workers, n_train + n_test if progress else 0)
         _write_labels(fmt, tmp, records, n_train, n_test)
         scene = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(opt).items()}
         cfg = {"format": fmt, "train": n_train, "test": n_test, "seed": seed, "size": size, "scene": scene}
         (tmp / "synth_config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=True))
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(out)
+        _publish(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _render_all(tasks: list[_Task], fmt: str, workers: int, progress_total: int) -> dict[str, dict[int, object]]:
+    """Run every task (in a pool of ``workers`` processes when > 1); returns the label records per
+    split (RHD) or sequence (STB). ``progress_total`` > 0 shows a progress bar."""
+    records: dict[str, dict[int, object]] = {}
+    bar = None
+    if progress_total:
+        from tqdm import tqdm
+
+        bar = tqdm(total=progress_total, unit="sample", desc=f"synth {fmt}")
+    pool = mp.get_context("fork").Pool(workers) if workers > 1 else None
+    results = pool.imap(_run_task, tasks) if pool is not None else map(_run_task, tasks)
+    try:
+        for task, res in zip(tasks, results):
+            records.setdefault(task.split if fmt == "rhd" else task.seq, {}).update(res)
+            if bar is not None:
+                bar.update(len(res))
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+        if bar is not None:
+            bar.close()
+    return records
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    """Rename the complete dataset ``tmp`` to ``out``, replacing (then deleting) an old one."""
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old)
+    else:
+        tmp.rename(out)
 
 
 def _write_labels(fmt, root: Path, records, n_train, n_test) -> None:

@@ -102,25 +102,8 @@ _SHAPES = {  # name: (ndim, dtype kind)
 }
 
 
-def load_hand_mesh(path: str | Path | None = None) -> HandMesh:
-    """Load the hand mesh from ``path`` (default: the packaged asset, :func:`asset_path`).
-
-    Raises :class:`MeshAssetError` naming the file if it is missing, unreadable, or its arrays are
-    missing or have inconsistent shapes.
-    """
-    p = Path(path) if path is not None else asset_path()
-    hint = " (regenerate it with tools/extract_hand_mesh.py)"
-    if not p.is_file():
-        raise MeshAssetError(f"hand mesh asset {p} not found{hint}")
-    try:
-        with np.load(p, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise MeshAssetError(f"hand mesh asset {p} is not a readable npz: {e}{hint}") from None
-
-    def bad(msg: str) -> MeshAssetError:
-        return MeshAssetError(f"hand mesh asset {p} is malformed: {msg}{hint}")
-
+def _check_arrays(data: dict[str, np.ndarray], bad) -> None:
+    """Raise ``bad(message)`` unless ``data`` holds every array with consistent kinds and shapes."""
     missing = [k for k in ("version", *_SHAPES) if k not in data]
     if missing:
         raise bad(f"missing arrays {', '.join(missing)}")
@@ -131,7 +114,7 @@ def load_hand_mesh(path: str | Path | None = None) -> HandMesh:
         a = data[k]
         if a.ndim != ndim or a.dtype.kind != kind:
             raise bad(f"{k} has shape {a.shape} and dtype {a.dtype}, expected {ndim} dims of kind {kind!r}")
-    v, f, w, b = data["vertices"], data["faces"], data["weights"], data["bone_names"]
+    v, f, b = data["vertices"], data["faces"], data["bone_names"]
     nv, nb = v.shape[0], b.shape[0]
     expect = {
         "vertices": (nv, 3),
@@ -151,12 +134,34 @@ def load_hand_mesh(path: str | Path | None = None) -> HandMesh:
             raise bad(f"{k} has shape {data[k].shape}, expected {shape}")
     if f.size and (f.min() < 0 or f.max() >= nv):
         raise bad(f"face indices outside 0..{nv - 1}")
+
+
+def load_hand_mesh(path: str | Path | None = None) -> HandMesh:
+    """Load the hand mesh from ``path`` (default: the packaged asset, :func:`asset_path`).
+
+    Raises :class:`MeshAssetError` naming the file if it is missing, unreadable, or its arrays are
+    missing or have inconsistent shapes.
+    """
+    p = Path(path) if path is not None else asset_path()
+    hint = " (regenerate it with tools/extract_hand_mesh.py)"
+    if not p.is_file():
+        raise MeshAssetError(f"hand mesh asset {p} not found{hint}")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise MeshAssetError(f"hand mesh asset {p} is not a readable npz: {e}{hint}") from None
+
+    def bad(msg: str) -> MeshAssetError:
+        return MeshAssetError(f"hand mesh asset {p} is malformed: {msg}{hint}")
+
+    _check_arrays(data, bad)
     return HandMesh(
-        vertices=v.astype(np.float32, copy=False),
-        faces=f.astype(np.int32, copy=False),
+        vertices=data["vertices"].astype(np.float32, copy=False),
+        faces=data["faces"].astype(np.int32, copy=False),
         face_uv=data["face_uv"].astype(np.float32, copy=False),
-        weights=w.astype(np.float32, copy=False),
-        bone_names=tuple(str(s) for s in b),
+        weights=data["weights"].astype(np.float32, copy=False),
+        bone_names=tuple(str(s) for s in data["bone_names"]),
         bone_parent=data["bone_parent"].astype(np.int32, copy=False),
         head=data["head"].astype(np.float32, copy=False),
         tail=data["tail"].astype(np.float32, copy=False),

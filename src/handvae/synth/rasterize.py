@@ -56,27 +56,11 @@ def rasterize(vertices: np.ndarray, faces: np.ndarray, K: np.ndarray, width: int
                    K[1, 1] * v[:, 1] / safe_z + K[1, 2]], axis=1)  # fmt: skip
     tri = px[f]  # (F, 3, 2)
     keep = np.all(z[f] > near, axis=1)
-    lo = np.ceil(tri.min(axis=1)).astype(np.int64)
-    hi = np.floor(tri.max(axis=1)).astype(np.int64)
-    lo = np.maximum(lo, 0)
-    hi[:, 0] = np.minimum(hi[:, 0], width - 1)
-    hi[:, 1] = np.minimum(hi[:, 1], height - 1)
     e1, e2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
     area = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
-    keep &= np.all(hi >= lo, axis=1) & (np.abs(area) > 1e-12)
-    ids = np.nonzero(keep)[0]
-    if ids.size == 0:
+    fi, pu, pv = _box_pixels(tri, keep & (np.abs(area) > 1e-12), width, height)
+    if fi.size == 0:
         return out
-    bw = hi[ids, 0] - lo[ids, 0] + 1
-    count = bw * (hi[ids, 1] - lo[ids, 1] + 1)
-    total = int(count.sum())
-    if total > MAX_PAIRS:
-        raise ValueError(f"rasterize: {total} candidate pixels (triangles too close to the camera?)")
-    fi = np.repeat(ids, count)
-    k = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
-    bw_r = np.repeat(bw, count)
-    pu = lo[fi, 0] + k % bw_r
-    pv = lo[fi, 1] + k // bw_r
     # screen-space barycentrics of the pixel centre
     d0u, d0v = pu - tri[fi, 0, 0], pv - tri[fi, 0, 1]
     a = area[fi]
@@ -100,6 +84,25 @@ def rasterize(vertices: np.ndarray, faces: np.ndarray, K: np.ndarray, width: int
     face_buf.reshape(-1)[flat] = fi[win]
     bary_buf.reshape(-1, 3)[flat] = inv_z[win] / s[win, None]
     return out
+
+
+def _box_pixels(tri: np.ndarray, keep: np.ndarray, width: int, height: int) -> tuple[np.ndarray, ...]:
+    """Every (triangle, pixel) pair of the kept triangles' pixel boxes, clipped to the image:
+    ``(face index, u, v)`` int arrays of equal length. ``tri (F, 3, 2)`` projected corners."""
+    lo = np.maximum(np.ceil(tri.min(axis=1)).astype(np.int64), 0)
+    hi = np.floor(tri.max(axis=1)).astype(np.int64)
+    hi[:, 0] = np.minimum(hi[:, 0], width - 1)
+    hi[:, 1] = np.minimum(hi[:, 1], height - 1)
+    ids = np.nonzero(keep & np.all(hi >= lo, axis=1))[0]
+    bw = hi[ids, 0] - lo[ids, 0] + 1
+    count = bw * (hi[ids, 1] - lo[ids, 1] + 1)
+    total = int(count.sum())
+    if total > MAX_PAIRS:
+        raise ValueError(f"rasterize: {total} candidate pixels (triangles too close to the camera?)")
+    fi = np.repeat(ids, count)
+    k = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
+    bw_r = np.repeat(bw, count)
+    return fi, lo[fi, 0] + k % bw_r, lo[fi, 1] + k // bw_r
 
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
