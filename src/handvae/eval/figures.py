@@ -189,6 +189,18 @@ def default_out(run: Path, ckpt: Path) -> Path:
     return (parent.parent if parent.name == "checkpoints" else parent) / "figures"
 
 
+def _interpolation(model, arrays, pair_idx, ts, letters, label, strategy: str, out: Path, args: FigureArgs) -> Path:
+    """Decode the latent interpolation between each pair's RGB latents and plot it."""
+    z_pairs = rgb_latents(model, _rgb(arrays, pair_idx.reshape(-1), args.device)).reshape(args.pairs, 2, -1)
+    decoded = [decode_interpolation(model, zp[0], zp[1], ts, letters) for zp in z_pairs]
+    return plot_interpolation(
+        out / "interpolation.png", ts.tolist(),
+        [(np.asarray(arrays["image"][a]), np.asarray(arrays["image"][b])) for a, b in pair_idx],
+        [d["P"] for d in decoded], [d["C"] for d in decoded] if "C" in letters else None,
+        [(label(int(a)), label(int(b))) for a, b in pair_idx], strategy,
+    )  # fmt: skip
+
+
 def make_figures(args: FigureArgs) -> dict:
     """Draw both figures for ``args.run`` and write the index; returns the index (see module doc)."""
     from handvae.files import atomic_write_text
@@ -225,15 +237,7 @@ def make_figures(args: FigureArgs) -> dict:
 
     ts = np.linspace(0.0, 1.0, args.steps)
     if args.pairs:
-        z_pairs = rgb_latents(model, _rgb(arrays, pair_idx.reshape(-1), args.device)).reshape(args.pairs, 2, -1)
-        decoded = [decode_interpolation(model, zp[0], zp[1], ts, letters) for zp in z_pairs]
-        interp_path = plot_interpolation(
-            out / "interpolation.png", ts.tolist(),
-            [(np.asarray(arrays["image"][a]), np.asarray(arrays["image"][b])) for a, b in pair_idx],
-            [d["P"] for d in decoded], [d["C"] for d in decoded] if has_cloud_decoder else None,
-            [(label(int(a)), label(int(b))) for a, b in pair_idx], strategy,
-        )
-        files["interpolation"] = interp_path.name
+        files["interpolation"] = _interpolation(model, arrays, pair_idx, ts, letters, label, strategy, out, args).name
 
     index = {
         "run": str(args.run),

@@ -73,6 +73,81 @@ def _seed_lines(seeds: list[dict]) -> list[str]:
     return lines
 
 
+def _table1_lines(rows: list[dict], out: Path) -> list[str]:
+    """Table 1, the S4-vs-S1 verdict and the PCK plot (written beside ``out``)."""
+    lines: list[str] = []
+    if not rows:
+        return lines
+    p = rows[0]["protocol"]
+    lines += [
+        f"- protocol: root {p['root']}, scale {p['scale']}, "
+        f"{'visible' if p['visible_only'] else 'all'} keypoints, PCK thresholds linspace(0, 50 mm, 20); "
+        "AUC 20-50 integrates thresholds 21.05-50 mm",
+        "",
+        "## Table 1",
+        "",
+        "| strategy | mean EPE (mm) | median EPE (mm) | AUC 20-50 | mean-pose baseline EPE | train time (s) "
+        "| paper, RHD mean EPE |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['name']} | {r['mean_epe_mm']:.2f} | {r['median_epe_mm']:.2f} | {r['auc_20_50']:.3f} | "
+            f"{r['baseline_mean_epe_mm']:.2f} | {r['train_seconds']:.0f} | {_fmt(r['paper_rhd_mean_epe_mm'])} |"
+        )
+    by = {r["name"].split(" ")[0]: r for r in rows}
+    order = [k for k in ("S1", "S2", "S3", "S4") if k in by]
+    if {"S1", "S4"} <= set(by):
+        s1 = next(r for r in rows if r["name"].startswith("S1"))
+        s4 = next(r for r in rows if r["name"].startswith("S4"))
+        s2_best = min((r for r in rows if r["name"].startswith("S2")), key=lambda r: r["mean_epe_mm"], default=None)
+        seq = [s1, s2_best, next((r for r in rows if r["name"].startswith("S3")), None), s4]
+        seq = [r for r in seq if r is not None]
+        ordered = all(a["mean_epe_mm"] > b["mean_epe_mm"] for a, b in itertools.pairwise(seq))
+        verdict = _s4_vs_s1(s4["mean_epe_mm"], s1["mean_epe_mm"])
+        lines += ["", f"S4 vs S1: {verdict} mean EPE (paper: 20.9% lower on RHD). "
+                  f"Ordering S4 < S3 < best S2 < S1 {'holds' if ordered else 'does not hold'} here "
+                  f"(rows compared: {', '.join(r['name'] for r in seq)}; order of presets: {', '.join(order)})."]
+    _plot_pck(rows, out.parent / "results_pck.png")
+    lines += ["", "![3D PCK of every Table 1 row](results_pck.png)"]
+    return lines
+
+
+def _cloud_lines(cloud: list[dict]) -> list[str]:
+    """The lambda_cloud rows."""
+    lines: list[str] = []
+    if cloud:
+        lines += ["", "## Weight of the cloud terms", "",
+                  "The same budget with lambda_cloud lowered from the paper's 1 (every other setting as in Table 1).",
+                  "", "| run | mean EPE (mm) | median EPE (mm) | AUC 20-50 | train time (s) |",
+                  "|---|---:|---:|---:|---:|"]
+        lines += [f"| {r['name']} | {r['mean_epe_mm']:.2f} | {r['median_epe_mm']:.2f} | {r['auc_20_50']:.3f} | "
+                  f"{r['train_seconds']:.0f} |" for r in cloud]
+    return lines
+
+
+def _weak_lines(weak: list[dict], rows: list[dict], plan: dict, out: Path) -> list[str]:
+    """The weak-supervision table and plot (written beside ``out``)."""
+    lines: list[str] = []
+    if weak:
+        lines += ["", "## Weak supervision (paper Fig. 5, suppl. E)", "",
+                  "| labelled m | semi-supervised RC2CHP EPE (mm) | labelled m alone EPE (mm) | difference |",
+                  "|---:|---:|---:|---:|"]
+        for w in weak:
+            a, b = w["semi"]["mean_epe_mm"], w["alone"]["mean_epe_mm"]
+            lines.append(f"| {100 * w['fraction']:g}% | {a:.2f} | {b:.2f} | {100 * (a / b - 1):+.1f}% |")
+        s1 = next((r for r in rows if r["name"].startswith("S1")), None)
+        quarter = next((w for w in weak if abs(w["fraction"] - 0.25) < 1e-9), None)
+        if s1 and quarter:
+            beats = quarter["semi"]["mean_epe_mm"] < s1["mean_epe_mm"]
+            lines += ["", f"With 25% of the poses, semi-supervised RC2CHP ({quarter['semi']['mean_epe_mm']:.2f} mm, "
+                      f"{plan['weak_steps']} steps) {'beats' if beats else 'does not beat'} fully supervised S1 "
+                      f"({s1['mean_epe_mm']:.2f} mm, {plan['steps']} steps); the paper reports that it beats it."]
+        _plot_weak(weak, out.parent / "results_weak.png")
+        lines += ["", "![weak supervision](results_weak.png)"]
+    return lines
+
+
 def render(results: dict, speed: str | None, out: Path) -> str:
     """The Markdown text; writes the plots beside ``out``."""
     env, plan = results["environment"], results["plan"]
@@ -92,65 +167,10 @@ def render(results: dict, speed: str | None, out: Path) -> str:
     ]
     if "train_seconds_sum" in results:
         lines.append(f"- training time of all runs together: {results['train_seconds_sum'] / 60:.1f} min")
-    if rows:
-        p = rows[0]["protocol"]
-        lines += [
-            f"- protocol: root {p['root']}, scale {p['scale']}, "
-            f"{'visible' if p['visible_only'] else 'all'} keypoints, PCK thresholds linspace(0, 50 mm, 20); "
-            "AUC 20-50 integrates thresholds 21.05-50 mm",
-            "",
-            "## Table 1",
-            "",
-            "| strategy | mean EPE (mm) | median EPE (mm) | AUC 20-50 | mean-pose baseline EPE | train time (s) "
-            "| paper, RHD mean EPE |",
-            "|---|---:|---:|---:|---:|---:|---:|",
-        ]
-        for r in rows:
-            lines.append(
-                f"| {r['name']} | {r['mean_epe_mm']:.2f} | {r['median_epe_mm']:.2f} | {r['auc_20_50']:.3f} | "
-                f"{r['baseline_mean_epe_mm']:.2f} | {r['train_seconds']:.0f} | {_fmt(r['paper_rhd_mean_epe_mm'])} |"
-            )
-        by = {r["name"].split(" ")[0]: r for r in rows}
-        order = [k for k in ("S1", "S2", "S3", "S4") if k in by]
-        if {"S1", "S4"} <= set(by):
-            s1 = next(r for r in rows if r["name"].startswith("S1"))
-            s4 = next(r for r in rows if r["name"].startswith("S4"))
-            s2_best = min((r for r in rows if r["name"].startswith("S2")), key=lambda r: r["mean_epe_mm"], default=None)
-            seq = [s1, s2_best, next((r for r in rows if r["name"].startswith("S3")), None), s4]
-            seq = [r for r in seq if r is not None]
-            ordered = all(a["mean_epe_mm"] > b["mean_epe_mm"] for a, b in itertools.pairwise(seq))
-            verdict = _s4_vs_s1(s4["mean_epe_mm"], s1["mean_epe_mm"])
-            lines += ["", f"S4 vs S1: {verdict} mean EPE (paper: 20.9% lower on RHD). "
-                      f"Ordering S4 < S3 < best S2 < S1 {'holds' if ordered else 'does not hold'} here "
-                      f"(rows compared: {', '.join(r['name'] for r in seq)}; order of presets: {', '.join(order)})."]
-        _plot_pck(rows, out.parent / "results_pck.png")
-        lines += ["", "![3D PCK of every Table 1 row](results_pck.png)"]
+    lines += _table1_lines(rows, out)
     lines += _seed_lines(results.get("seeds") or [])
-    cloud = results.get("cloud_weight") or []
-    if cloud:
-        lines += ["", "## Weight of the cloud terms", "",
-                  "The same budget with lambda_cloud lowered from the paper's 1 (every other setting as in Table 1).",
-                  "", "| run | mean EPE (mm) | median EPE (mm) | AUC 20-50 | train time (s) |",
-                  "|---|---:|---:|---:|---:|"]
-        lines += [f"| {r['name']} | {r['mean_epe_mm']:.2f} | {r['median_epe_mm']:.2f} | {r['auc_20_50']:.3f} | "
-                  f"{r['train_seconds']:.0f} |" for r in cloud]
-    weak = results.get("weak") or []
-    if weak:
-        lines += ["", "## Weak supervision (paper Fig. 5, suppl. E)", "",
-                  "| labelled m | semi-supervised RC2CHP EPE (mm) | labelled m alone EPE (mm) | difference |",
-                  "|---:|---:|---:|---:|"]
-        for w in weak:
-            a, b = w["semi"]["mean_epe_mm"], w["alone"]["mean_epe_mm"]
-            lines.append(f"| {100 * w['fraction']:g}% | {a:.2f} | {b:.2f} | {100 * (a / b - 1):+.1f}% |")
-        s1 = next((r for r in rows if r["name"].startswith("S1")), None)
-        quarter = next((w for w in weak if abs(w["fraction"] - 0.25) < 1e-9), None)
-        if s1 and quarter:
-            beats = quarter["semi"]["mean_epe_mm"] < s1["mean_epe_mm"]
-            lines += ["", f"With 25% of the poses, semi-supervised RC2CHP ({quarter['semi']['mean_epe_mm']:.2f} mm, "
-                      f"{plan['weak_steps']} steps) {'beats' if beats else 'does not beat'} fully supervised S1 "
-                      f"({s1['mean_epe_mm']:.2f} mm, {plan['steps']} steps); the paper reports that it beats it."]
-        _plot_weak(weak, out.parent / "results_weak.png")
-        lines += ["", "![weak supervision](results_weak.png)"]
+    lines += _cloud_lines(results.get("cloud_weight") or [])
+    lines += _weak_lines(results.get("weak") or [], rows, plan, out)
     if speed:
         lines += ["", "## Speed (benchmarks/run_all.py)", "", "```", speed.strip(), "```"]
     return "\n".join(lines) + "\n"
