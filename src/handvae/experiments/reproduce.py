@@ -29,15 +29,17 @@ from handvae.config import load_config
 from handvae.files import atomic_write_text
 from handvae.schema import Config
 
-TABLE1 = [  # (row name, config file under configs/<preset>/, paper's RHD mean EPE)
-    ("S1 (R2P)", "s1.yaml", 16.61),
-    ("S2 (R2HP)", "s2_hp.yaml", 16.10),
-    ("S2 (R2CP)", "s2_cp.yaml", 15.91),
-    ("S2 (R2CHP)", "s2_chp.yaml", 15.49),
-    ("S3 (RC2CHP, KL)", "s3.yaml", 14.93),
-    ("S4 (RC2CHP, PoE)", "s4.yaml", 13.14),
-    ("RD2DHP (PoE)", "rd2dhp.yaml", None),
-    ("iterative (Spurr et al.)", "iterative.yaml", None),
+# Table 1 rows: (key, row name, config file under configs/<preset>/, paper's RHD mean EPE). The key is the
+# strategy preset's name (handvae.models.strategy.STRATEGY_PRESETS) and is how rows are found again.
+TABLE1 = [
+    ("S1", "S1 (R2P)", "s1.yaml", 16.61),
+    ("S2-HP", "S2 (R2HP)", "s2_hp.yaml", 16.10),
+    ("S2-CP", "S2 (R2CP)", "s2_cp.yaml", 15.91),
+    ("S2-CHP", "S2 (R2CHP)", "s2_chp.yaml", 15.49),
+    ("S3", "S3 (RC2CHP, KL)", "s3.yaml", 14.93),
+    ("S4", "S4 (RC2CHP, PoE)", "s4.yaml", 13.14),
+    ("RD2DHP", "RD2DHP (PoE)", "rd2dhp.yaml", None),
+    ("iterative", "iterative (Spurr et al.)", "iterative.yaml", None),
 ]
 WEAK_FRACTIONS = (0.05, 0.10, 0.25, 0.50, 1.0)
 # Why clouds can slow RGB pose learning at a short budget: at initialisation (S2 R2CP, CPU preset, one batch of
@@ -75,6 +77,14 @@ class Plan:
     seed_rows: tuple[str, ...] = ("S1",)  # Table 1 rows retrained with extra_seeds: the seed-to-seed spread
     extra_seeds: tuple[int, ...] = (1, 2)
     cloud_weight_rows: bool = True  # the CLOUD_WEIGHT rows
+
+
+def row_key(row: dict) -> str:
+    """A Table 1 row's key (``S1``, ``S2-HP``, ...); results written before rows carried one are
+    matched by their row name."""
+    if "key" in row:
+        return row["key"]
+    return next((key for key, name, _, _ in TABLE1 if name == row["name"]), row["name"])
 
 
 def _log(t0: float, text: str) -> None:
@@ -132,12 +142,12 @@ def reproduce(plan: Plan, preset: str = "cpu") -> dict:
     results: dict = {"plan": {k: (str(v) if isinstance(v, Path) else v) for k, v in plan.__dict__.items()},
                      "environment": environment(), "table1": [], "weak": []}
     common = run_overrides(plan, plan.seed, plan.steps)
-    for name, cfg_file, paper in TABLE1:
+    for key, name, cfg_file, paper in TABLE1:
         if plan.only and not any(o.lower() in name.lower() for o in plan.only):
             continue
         _log(t0, f"Table 1: {name}")
         row = train_and_evaluate(name, cfg_dir / cfg_file, common, plan.out / "table1" / Path(cfg_file).stem, cache)
-        row["paper_rhd_mean_epe_mm"] = paper
+        row["key"], row["paper_rhd_mean_epe_mm"] = key, paper
         results["table1"].append(row)
         _save(plan.out, results)
     results["seeds"] = seed_spread(plan, cfg_dir, cache, results["table1"], t0)
@@ -177,7 +187,7 @@ def reproduce(plan: Plan, preset: str = "cpu") -> dict:
 
 def check_configs(plan: Plan, cfg_dir: Path) -> None:
     """Load every config the plan will train, with its overrides; a bad one raises ConfigError now."""
-    files = [f for _, f, _ in TABLE1] + [f for _, f, _ in CLOUD_WEIGHT] + ["weak.yaml"]
+    files = [f for _, _, f, _ in TABLE1] + [f for _, f, _ in CLOUD_WEIGHT] + ["weak.yaml"]
     for name in dict.fromkeys(files):
         load_config(Config, cfg_dir / name, run_overrides(plan, plan.seed, plan.steps))
 
@@ -189,9 +199,9 @@ def seed_spread(plan: Plan, cfg_dir: Path, cache: Path, table1: list[dict], t0: 
     """
     out = []
     for row in table1:
-        if not any(row["name"].startswith(prefix + " ") for prefix in plan.seed_rows):
+        if row_key(row) not in plan.seed_rows:
             continue
-        cfg_file = next(f for name, f, _ in TABLE1 if name == row["name"])
+        cfg_file = next(f for key, _, f, _ in TABLE1 if key == row_key(row))
         runs = [row]
         for seed in plan.extra_seeds:
             _log(t0, f"seed spread: {row['name']}, seed {seed}")

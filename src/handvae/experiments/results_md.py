@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from handvae.eval.report import plot_pck_curves
+from handvae.experiments.reproduce import row_key
 from handvae.files import atomic_write_text, save_figure
 
 
@@ -95,13 +96,13 @@ def _table1_lines(rows: list[dict], out: Path) -> list[str]:
             f"| {r['name']} | {r['mean_epe_mm']:.2f} | {r['median_epe_mm']:.2f} | {r['auc_20_50']:.3f} | "
             f"{r['baseline_mean_epe_mm']:.2f} | {r['train_seconds']:.0f} | {_fmt(r['paper_rhd_mean_epe_mm'])} |"
         )
-    by = {r["name"].split(" ")[0]: r for r in rows}
-    order = [k for k in ("S1", "S2", "S3", "S4") if k in by]
+    by = {row_key(r): r for r in rows}
+    order = [k for k in ("S1", "S2-HP", "S2-CP", "S2-CHP", "S3", "S4") if k in by]
     if {"S1", "S4"} <= set(by):
-        s1 = next(r for r in rows if r["name"].startswith("S1"))
-        s4 = next(r for r in rows if r["name"].startswith("S4"))
-        s2_best = min((r for r in rows if r["name"].startswith("S2")), key=lambda r: r["mean_epe_mm"], default=None)
-        seq = [s1, s2_best, next((r for r in rows if r["name"].startswith("S3")), None), s4]
+        s1, s4 = by["S1"], by["S4"]
+        s2s = [by[k] for k in ("S2-HP", "S2-CP", "S2-CHP") if k in by]
+        s2_best = min(s2s, key=lambda r: r["mean_epe_mm"], default=None)
+        seq = [s1, s2_best, by.get("S3"), s4]
         seq = [r for r in seq if r is not None]
         ordered = all(a["mean_epe_mm"] > b["mean_epe_mm"] for a, b in itertools.pairwise(seq))
         verdict = _s4_vs_s1(s4["mean_epe_mm"], s1["mean_epe_mm"])
@@ -136,7 +137,7 @@ def _weak_lines(weak: list[dict], rows: list[dict], plan: dict, out: Path) -> li
         for w in weak:
             a, b = w["semi"]["mean_epe_mm"], w["alone"]["mean_epe_mm"]
             lines.append(f"| {100 * w['fraction']:g}% | {a:.2f} | {b:.2f} | {100 * (a / b - 1):+.1f}% |")
-        s1 = next((r for r in rows if r["name"].startswith("S1")), None)
+        s1 = next((r for r in rows if row_key(r) == "S1"), None)
         quarter = next((w for w in weak if abs(w["fraction"] - 0.25) < 1e-9), None)
         if s1 and quarter:
             beats = quarter["semi"]["mean_epe_mm"] < s1["mean_epe_mm"]
