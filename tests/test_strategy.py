@@ -71,3 +71,29 @@ def test_registries_cover_every_letter_and_reject_unknown_keys():
     cfg.model.point_width = 0.125
     assert ENCODERS["C"].tanh_mu and not ENCODERS["R"].tanh_mu
     assert DECODERS["P"](cfg)(torch.zeros(2, 64)).shape == (2, 21, 3)
+
+
+def test_a_registered_strategy_compiles_by_name():
+    from handvae.models.strategy import compile_strategy
+
+    STRATEGIES.register("S2-DPX")(("R2DP", "none"))
+    try:
+        plan = compile_strategy("S2-DPX", "kl")  # the preset's alignment wins over the argument
+        assert (plan.encoders, plan.decoders, plan.alignment) == (("R",), ("D", "P"), "none")
+    finally:
+        del STRATEGY_PRESETS["S2-DPX"]
+
+
+def test_the_modality_table_is_the_one_home_of_the_letters():
+    from handvae.data.batches import _FIELDS
+    from handvae.modalities import MODALITIES, decoder_of_term
+    from handvae.models.criterion import RECON_TERMS
+    from handvae.schema import LossConfig
+
+    assert "".join(MODALITIES) == "RDCHP"
+    assert RECON_TERMS == {"D": ("depth",), "C": ("chamfer", "emd"), "H": ("heat",), "P": ("pose",)}
+    assert _FIELDS["C"] == ["cloud", "has_cloud"] and _FIELDS["H"] == ["uv"]
+    assert decoder_of_term("emd") == "C" and decoder_of_term("heat") == "H"
+    loss = LossConfig()
+    for m in MODALITIES.values():  # every decoded modality's weight is a real config field
+        assert (m.weight == "") == (not m.decoded) and (not m.decoded or hasattr(loss, m.weight))

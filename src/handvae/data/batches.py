@@ -29,8 +29,9 @@ import torch
 from handvae.data import augment as aug
 from handvae.data.cache import open_split, read_manifest
 from handvae.errors import UserError
+from handvae.modalities import MODALITIES
 
-_FIELDS = {"R": ["image"], "D": ["depth"], "C": ["cloud", "has_cloud"], "H": ["uv"], "P": ["pose"]}
+_FIELDS = {k: list(m.cache_fields) for k, m in MODALITIES.items()}
 _META = ["centroid_mm", "scale_mm", "R_vc"]
 
 

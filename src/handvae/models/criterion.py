@@ -30,13 +30,14 @@ import torch
 from torch import Tensor, nn
 from torch.profiler import record_function
 
+from handvae.modalities import MODALITIES, decoder_of_term
 from handvae.models import losses
 from handvae.models.latent import kl_gaussians, kl_to_standard_normal
 from handvae.models.model import presence
 from handvae.models.strategy import StrategyPlan, compile_strategy
 from handvae.schema import Config, LossConfig
 
-RECON_TERMS: dict[str, tuple[str, ...]] = {"P": ("pose",), "H": ("heat",), "C": ("chamfer", "emd"), "D": ("depth",)}
+RECON_TERMS: dict[str, tuple[str, ...]] = {k: m.loss_terms for k, m in MODALITIES.items() if m.decoded}
 ALIGN_TERM = "align:kl"
 
 
@@ -78,10 +79,8 @@ class Criterion(nn.Module):
     def weights(self, beta: float) -> dict[str, float]:
         """One weight per term of :meth:`term_names`."""
         c = self.cfg
-        per_loss = {
-            "pose": c.lambda_pose, "heat": c.lambda_heat, "chamfer": c.lambda_cloud, "emd": c.lambda_cloud,
-            "depth": c.lambda_depth, "kl": float(beta),
-        }
+        per_loss = {t: float(getattr(c, m.weight)) for m in MODALITIES.values() for t in m.loss_terms}
+        per_loss["kl"] = float(beta)
         out = {}
         for name in self.term_names():
             out[name] = c.lambda_align if name == ALIGN_TERM else per_loss[name.split(":")[1]]
@@ -123,8 +122,7 @@ class Criterion(nn.Module):
 
     @staticmethod
     def _decoder_of(name: str) -> str:
-        loss = name.split(":")[1]
-        return next(d for d, ts in RECON_TERMS.items() if loss in ts)
+        return decoder_of_term(name.split(":")[1])
 
     def _term(self, name: str, latents, recon, valid, batch, bsz: int, device) -> Tensor:
         if name == ALIGN_TERM:

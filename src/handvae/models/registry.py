@@ -26,9 +26,9 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """A named mapping with a decorator to add entries and a clear error for unknown keys."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, items: dict[str, T] | None = None) -> None:
         self.kind = kind
-        self._items: dict[str, T] = {}
+        self._items: dict[str, T] = {} if items is None else items  # shared: registering adds to ``items``
 
     def register(self, key: str) -> Callable[[T], T]:
         def add(item: T) -> T:
@@ -64,10 +64,8 @@ class EncoderEntry:
 
 ENCODERS: Registry[EncoderEntry] = Registry("encoder")
 DECODERS: Registry[Callable[[Config], nn.Module]] = Registry("decoder")
-STRATEGIES: Registry[tuple[str, str]] = Registry("strategy")
-
-for _name, _preset in STRATEGY_PRESETS.items():
-    STRATEGIES.register(_name)(_preset)
+# the presets that compile_strategy reads: a registered strategy is usable by name everywhere
+STRATEGIES: Registry[tuple[str, str]] = Registry("strategy", STRATEGY_PRESETS)
 
 
 def _rgb_trunk(cfg: Config) -> nn.Module:

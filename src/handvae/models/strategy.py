@@ -22,9 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from handvae.errors import UserError
+from handvae.modalities import DECODER_LETTERS, ENCODER_LETTERS
 
-ENCODER_LETTERS = ("R", "C", "D")
-DECODER_LETTERS = ("P", "H", "C", "D")
 ALIGNMENTS = ("none", "kl", "poe")
 
 STRATEGY_PRESETS: dict[str, tuple[str, str]] = {
