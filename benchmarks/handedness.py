@@ -74,37 +74,38 @@ def main(argv: list[str] | None = None) -> int:
     from handvae.eval.scoring import score, to_mm
     from handvae.predict.handedness import SCORES
 
-    torch.set_grad_enabled(False)
-    scores = args.scores or list(SCORES)
-    model, cfg, label = load(args.model, args.run)
-    arrays = open_split(args.data / args.split, ["image", "side", "mirrored", "R_vc", "centroid_mm", "scale_mm",
-                                                 "xyz_mm", "vis"])
-    n = len(arrays["image"]) if args.limit <= 0 else min(args.limit, len(arrays["image"]))
-    if arrays["image"].shape[1] != cfg.data.crop_size:
-        raise SystemExit(f"{args.data}: crops of {arrays['image'].shape[1]} px, the model wants {cfg.data.crop_size}")
-    index = np.arange(n)
-    shown = np.where((np.asarray(arrays["side"][:n]) == 1) ^ np.asarray(arrays["mirrored"][:n]), "right", "left")
-    chosen, poses = decide(model, np.asarray(arrays["image"][:n]), scores)
-    gt = np.asarray(arrays["xyz_mm"][:n], np.float64)
-    vis = np.asarray(arrays["vis"][:n]).astype(bool)
-    protocol = Protocol(root=cfg.eval.root, scale=cfg.eval.scale, visible_only=cfg.eval.visible_only)
+    with torch.no_grad():  # inference only; the global grad mode is left as it was
+        scores = args.scores or list(SCORES)
+        model, cfg, label = load(args.model, args.run)
+        arrays = open_split(args.data / args.split, ["image", "side", "mirrored", "R_vc", "centroid_mm", "scale_mm",
+                                                     "xyz_mm", "vis"])
+        n = len(arrays["image"]) if args.limit <= 0 else min(args.limit, len(arrays["image"]))
+        if arrays["image"].shape[1] != cfg.data.crop_size:
+            size = arrays["image"].shape[1]
+            raise SystemExit(f"{args.data}: crops of {size} px, the model wants {cfg.data.crop_size}")
+        index = np.arange(n)
+        shown = np.where((np.asarray(arrays["side"][:n]) == 1) ^ np.asarray(arrays["mirrored"][:n]), "right", "left")
+        chosen, poses = decide(model, np.asarray(arrays["image"][:n]), scores)
+        gt = np.asarray(arrays["xyz_mm"][:n], np.float64)
+        vis = np.asarray(arrays["vis"][:n]).astype(bool)
+        protocol = Protocol(root=cfg.eval.root, scale=cfg.eval.scale, visible_only=cfg.eval.visible_only)
 
-    def epe(pose_norm: np.ndarray) -> tuple[float, float]:
-        r = score(to_mm(pose_norm, arrays, index), gt, vis, protocol, pa=True)
-        return r.mean_epe_mm, r.pa.mean_epe_mm
+        def epe(pose_norm: np.ndarray) -> tuple[float, float]:
+            r = score(to_mm(pose_norm, arrays, index), gt, vis, protocol, pa=True)
+            return r.mean_epe_mm, r.pa.mean_epe_mm
 
-    oracle = np.where((shown == "left")[:, None, None], poses["left"], poses["right"])
-    print(f"{label} on {args.data / args.split}: {n} crops, {np.mean(shown == 'left'):.0%} show a left hand; "
-          f"protocol: {protocol.describe()}")
-    print(f"{'prediction':<24} {'picks left':>10} {'accuracy':>9} {'EPE mm':>8} {'PA-EPE mm':>10}")
-    for s in scores:
-        e, pa = epe(poses["auto"][s])
-        print(f"{'auto (' + s + ')':<24} {np.mean(chosen[s] == 'left'):>10.1%} {np.mean(chosen[s] == shown):>9.1%} "
-              f"{e:>8.2f} {pa:>10.2f}")
-    for name, pose in (("forced left", poses["left"]), ("forced right", poses["right"]), ("oracle side", oracle)):
-        e, pa = epe(pose)
-        print(f"{name:<24} {'':>10} {'':>9} {e:>8.2f} {pa:>10.2f}")
-    return 0
+        oracle = np.where((shown == "left")[:, None, None], poses["left"], poses["right"])
+        print(f"{label} on {args.data / args.split}: {n} crops, {np.mean(shown == 'left'):.0%} show a left hand; "
+              f"protocol: {protocol.describe()}")
+        print(f"{'prediction':<24} {'picks left':>10} {'accuracy':>9} {'EPE mm':>8} {'PA-EPE mm':>10}")
+        for s in scores:
+            e, pa = epe(poses["auto"][s])
+            print(f"{'auto (' + s + ')':<24} {np.mean(chosen[s] == 'left'):>10.1%} {np.mean(chosen[s] == shown):>9.1%} "
+                  f"{e:>8.2f} {pa:>10.2f}")
+        for name, pose in (("forced left", poses["left"]), ("forced right", poses["right"]), ("oracle side", oracle)):
+            e, pa = epe(pose)
+            print(f"{name:<24} {'':>10} {'':>9} {e:>8.2f} {pa:>10.2f}")
+        return 0
 
 
 if __name__ == "__main__":
