@@ -25,7 +25,8 @@ mkdir -p "$ROOT"
 # 2. prepared 128 px crops (left hands mirrored), and the real photos for scoring when present
 for split in train test; do
   [ -f "$ROOT/cache128/$split/manifest.json" ] || \
-    $HV prepare rhd "$ROOT/world" --out "$ROOT/cache128" --split $split --size 128 --workers 2 --seed "$SEED"
+    $HV prepare rhd "$ROOT/world" --out "$ROOT/cache128" --split $split --size 128 --workers 2 --seed "$SEED" \
+      --skip-bad  # a scene may hide its hand entirely (an occluder in front): skipped, and counted in the manifest
 done
 if [ -d "$REALDEV" ] && [ ! -f "$ROOT/realdev128/test/manifest.json" ]; then
   $HV prepare realdev "$REALDEV" --out "$ROOT/realdev128" --split test --size 128
