@@ -18,11 +18,12 @@ import argparse
 import json
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from bench_onnx import median_ms  # benchmarks/ is the script's folder, so on sys.path
 
 MEDIAPIPE_SCRIPT = r"""
 import json, sys, time
@@ -41,17 +42,6 @@ with mp.solutions.hands.Hands(static_image_mode=True, max_num_hands=1, model_com
 median = sorted(times)[len(times) // 2]
 print(json.dumps({"median_ms": median, "found": found, "runs": runs, "version": mp.__version__}))
 """
-
-
-def median_ms(fn, runs: int, warmup: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(1000 * (time.perf_counter() - t))
-    return float(np.median(times))
 
 
 def handvae_latency(args: argparse.Namespace, images: list[Path]) -> dict[str, float]:

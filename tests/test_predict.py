@@ -200,7 +200,7 @@ def test_missing_image(tiny_checkpoint, tmp_path, capsys):
 
 
 @pytest.mark.parametrize(("kind", "needle"), [("png", "expected a .safetensors checkpoint"),
-                                              ("junk", "not a safetensors checkpoint"),
+                                              ("junk", "not a readable safetensors file"),
                                               ("other", "weights do not fit strategy S1")])
 def test_wrong_checkpoint(samples, tiny_checkpoint, tmp_path, capsys, kind, needle):
     photo, _, _ = write_photo(samples, tmp_path)

@@ -72,7 +72,7 @@ def test_checkpoint_rejects_foreign_and_mismatched_files(tmp_path):
     torch.save({"a": torch.zeros(1)}, bad)
     with pytest.raises(UserError, match=r"weights\.pth"):
         ck.read_checkpoint(bad)
-    with pytest.raises(UserError, match="no such checkpoint"):
+    with pytest.raises(UserError, match="no such file; expected a handvae checkpoint"):
         ck.read_checkpoint(tmp_path / "none.safetensors")
     path = tmp_path / "m.safetensors"
     ck.save_checkpoint(path, _model())

@@ -100,17 +100,26 @@ def save_checkpoint(
         save_file(tensors, str(tmp), metadata={"handvae": json.dumps(meta)})
 
 
-def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
-    """Return (all tensors by key, metadata dict). Raises UserError for a file that is not ours."""
+def read_safetensors(path: str | os.PathLike, what: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """``(all tensors by key, string metadata)`` of a safetensors file; UserError naming ``path`` and
+    ``what`` was expected (for example "a handvae checkpoint") if it is missing, truncated or foreign."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path}: no such checkpoint file")
+        raise UserError(f"{path}: no such file; expected {what}")
     try:
         with safe_open(str(path), framework="pt") as fh:
-            meta_raw = (fh.metadata() or {}).get("handvae")
+            meta = dict(fh.metadata() or {})
             tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-    except Exception as err:  # safetensors raises several types for a foreign file
-        raise UserError(f"{path}: not a safetensors checkpoint ({err})") from None
+    except Exception as err:  # safetensors raises several types for a truncated or foreign file
+        msg = f"{path}: not a readable safetensors file, truncated or corrupt ({err}); expected {what}"
+        raise UserError(msg) from None
+    return tensors, meta
+
+
+def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    """Return (all tensors by key, metadata dict). Raises UserError for a file that is not ours."""
+    tensors, raw = read_safetensors(path, "a handvae checkpoint written by 'handvae train'")
+    meta_raw = raw.get("handvae")
     if meta_raw is None:
         raise UserError(f"{path}: a safetensors file without handvae metadata; expected a handvae checkpoint")
     meta = json.loads(meta_raw)

@@ -149,18 +149,12 @@ def _parse_metadata(path: Path, raw: dict[str, str]) -> dict:
 
 def read_release(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
     """``(tensors as stored, metadata with its JSON fields parsed)``; UserError naming ``path`` if unreadable."""
-    from safetensors import safe_open
+    from handvae.checkpoint import read_safetensors
 
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such released model file; {HOW_TO_GET}")
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            raw = dict(fh.metadata() or {})
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-    except Exception as err:  # safetensors raises several types for a truncated or foreign file
-        raise UserError(f"{path}: not a readable safetensors file, truncated or corrupt ({err}); expected a "
-                        "released model written by 'handvae release-export'") from None
+    tensors, raw = read_safetensors(path, "a released model written by 'handvae release-export'")
     return tensors, _parse_metadata(path, raw)
 
 
