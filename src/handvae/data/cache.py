@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from handvae.data.raw import unmirror_xyz
+from handvae.data.viewpoint import undo_viewpoint
 from handvae.errors import UserError
 
 CACHE_FORMAT = 1
@@ -194,7 +196,5 @@ def to_camera_mm(pose_norm: np.ndarray, R_vc: np.ndarray, centroid_mm: np.ndarra
 
     ``R_vc (B, 3, 3)``, ``centroid_mm (B, 3)``, ``scale_mm (B,)``, ``mirrored (B,)`` from the cache.
     """
-    from handvae.data.raw import unmirror_xyz
-    from handvae.data.viewpoint import undo_viewpoint
 
     return unmirror_xyz(undo_viewpoint(pose_norm, R_vc, centroid_mm, scale_mm), mirrored)

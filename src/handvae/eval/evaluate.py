@@ -20,10 +20,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from handvae.data.batches import build_loader
+from handvae.data.cache import open_split
 from handvae.errors import UserError
 from handvae.eval.metrics import Protocol, Result
 from handvae.eval.report import markdown_report, plot_pck, plot_per_joint
+from handvae.eval.scoring import evaluate_split, mean_pose_baseline
 from handvae.files import atomic_write_bytes, atomic_write_text
+from handvae.models.load import load_model
+from handvae.models.released import is_released_file
 
 BASELINE = "mean pose (baseline)"
 
@@ -36,7 +41,6 @@ def _save_npz(path: Path, **arrays) -> None:
 
 def run_name(path: Path) -> str:
     """A run folder's name; ``RUN/stem`` for a checkpoint file; ``released/NAME`` for a released model."""
-    from handvae.models.released import is_released_file
 
     path = Path(path)
     if path.is_dir():
@@ -59,9 +63,6 @@ def evaluate_runs(
     Predictions are mapped back to each sample's original camera frame (mirrored hands mirrored
     back) before scoring; every Result carries PA-EPE in ``Result.pa`` beside the headline.
     """
-    from handvae.data.batches import build_loader
-    from handvae.eval.scoring import evaluate_split, mean_pose_baseline
-    from handvae.models.load import load_model
 
     if not runs:
         raise UserError("no run to evaluate")
@@ -85,7 +86,6 @@ def evaluate_runs(
         result, pred_mm = evaluate_split(model, loader, cfg, pa=True)
         name = run_name(Path(run))
         results[name] = result
-        from handvae.data.cache import open_split
 
         arrays = open_split(split_dir, ["xyz_mm", "vis"])
         _save_npz(out / f"predictions_{name.replace('/', '_')}.npz", pred_mm=pred_mm.astype(np.float32),

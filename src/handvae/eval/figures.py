@@ -22,8 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from handvae.data.cache import open_split
 from handvae.errors import UserError
 from handvae.eval import plot3d
+from handvae.files import atomic_write_text
+from handvae.models.load import load_model
 
 
 @dataclass
@@ -63,7 +66,6 @@ def decode_interpolation(model, z_a: torch.Tensor, z_b: torch.Tensor, ts, letter
 
 # --- inputs -------------------------------------------------------------------------------------
 def _load_split(cache: Path, split: str, crop_size: int, ckpt: Path) -> tuple[Path, dict, list | None]:
-    from handvae.data.cache import open_split
 
     split_dir = cache / split
     if not cache.is_dir():
@@ -203,8 +205,6 @@ def _interpolation(model, arrays, pair_idx, ts, letters, label, strategy: str, o
 
 def make_figures(args: FigureArgs) -> dict:
     """Draw both figures for ``args.run`` and write the index; returns the index (see module doc)."""
-    from handvae.files import atomic_write_text
-    from handvae.models.load import load_model
 
     _check_counts(args)
     model, cfg, ckpt = load_model(args.run, device=args.device)

@@ -15,8 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import save
 
+from handvae.checkpoint import read_checkpoint
+from handvae.config import to_dict
+from handvae.data.cache import read_manifest
 from handvae.errors import UserError
+from handvae.files import atomic_write_bytes, git_commit
+from handvae.models.load import load_model, resolve_checkpoint
 from handvae.models.released import (
     REFERENCE_DESCRIPTION,
     RELEASE_FORMAT,
@@ -53,7 +59,6 @@ def _read_json(path: Path) -> dict | None:
 
 def training_data(cfg) -> dict:
     """The training data of ``cfg``: cache folder, splits, and the train split's manifest when readable."""
-    from handvae.data.cache import read_manifest
 
     desc: dict = {"cache": cfg.data.cache, "train_split": cfg.data.train_split, "val_split": cfg.data.val_split,
                   "val_holdout": cfg.data.val_holdout, "crop_size": cfg.data.crop_size}
@@ -124,8 +129,6 @@ def _outputs(model: torch.nn.Module, size: int) -> np.ndarray:
 def release_metadata(name: str, cfg, checkpoint: Path, state: dict, dtype: str, recorded: np.ndarray,
                      fp32: np.ndarray) -> dict[str, str]:
     """The safetensors string metadata of a released file (fields in :mod:`handvae.models.released`)."""
-    from handvae.config import to_dict
-    from handvae.files import git_commit
 
     return {
         "format": RELEASE_FORMAT, "name": name, "config": json.dumps(to_dict(cfg)),
@@ -143,11 +146,7 @@ def release_export(source: str | os.PathLike, name: str, out: str | os.PathLike,
 
     The file is written under a temporary name and renamed into place. Returns what was written.
     """
-    from safetensors.torch import save
 
-    from handvae.checkpoint import read_checkpoint
-    from handvae.files import atomic_write_bytes
-    from handvae.models.load import load_model, resolve_checkpoint
 
     check_name(name)
     out = Path(out)

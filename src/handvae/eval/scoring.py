@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from handvae.data.cache import to_camera_mm
+from handvae.data.cache import open_split, to_camera_mm
 from handvae.eval.metrics import Protocol, Result, aligned_protocol, evaluate
 from handvae.skeleton import bone_length
 
@@ -59,7 +59,6 @@ def score(pred_mm: np.ndarray, gt_mm: np.ndarray, vis: np.ndarray, protocol: Pro
 def _score_split(pred_norm: np.ndarray, index: np.ndarray, loader, cfg, pa: bool = False) -> tuple[Result, np.ndarray]:
     """Map normalised predictions of samples ``index`` to camera mm (mirroring undone) and score them
     under ``cfg.eval`` (and PA-EPE when ``pa``)."""
-    from handvae.data.cache import open_split
 
     extra = open_split(loader.split_dir, ["xyz_mm", "vis", "mirrored", "R_vc", "centroid_mm", "scale_mm"])
     pred_mm = to_mm(pred_norm, extra, index)
@@ -83,7 +82,6 @@ def mean_pose_baseline(train_split_dir, loader, cfg, pa: bool = False) -> Result
 
     ``pa``: also score PA-EPE into ``Result.pa``.
     """
-    from handvae.data.cache import open_split
 
     mean = np.asarray(open_split(train_split_dir, ["pose"])["pose"], np.float64).mean(axis=0)
     index = loader.start + np.arange(loader.n)

@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from handvae.config import load_config
+from handvae.experiments.pipeline import build_world, prepare_cache
 from handvae.files import atomic_write_text
 from handvae.schema import Config
+from handvae.train.runlog import environment
 
 # Table 1 rows: (key, row name, config file under configs/<preset>/, paper's RHD mean EPE). The key is the
 # strategy preset's name (handvae.models.strategy.STRATEGY_PRESETS) and is how rows are found again.
@@ -93,7 +95,6 @@ def _log(t0: float, text: str) -> None:
 
 def build_benchmark(plan: Plan, crop: int) -> Path:
     """The synthetic benchmark (world + prepared cache), made once."""
-    from handvae.experiments.pipeline import build_world, prepare_cache
 
     world = build_world(plan.out / "world", plan.train, plan.test, seed=plan.seed, workers=plan.workers,
                         size=plan.image_size, progress=True)  # fmt: skip
@@ -131,7 +132,6 @@ def train_and_evaluate(name: str, cfg_file: Path, overrides: list[str], run_dir:
 
 def reproduce(plan: Plan, preset: str = "cpu") -> dict:
     """Run everything in ``plan``; write and return ``OUT/results.json``."""
-    from handvae.train.runlog import environment
 
     t0 = time.perf_counter()
     cfg_dir = plan.configs / preset if preset else plan.configs

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import statistics
 from pathlib import Path
 
 from handvae.eval.report import plot_pck_curves
@@ -55,7 +56,6 @@ def _seed_lines(seeds: list[dict]) -> list[str]:
     """The seed-spread table: each retrained row's EPE per seed, mean and sample standard deviation."""
     if not seeds:
         return []
-    import statistics
 
     n = max(len(s["seeds"]) for s in seeds)
     lines = ["", "## Seed spread", "", "The same runs retrained with other seeds (data order, initialisation, "

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import torch
 
+from handvae.checkpoint import model_state, read_checkpoint
 from handvae.config import ConfigError, config_from_dict
 from handvae.errors import UserError
+from handvae.models.released import is_released_file, load_released_file, read_release
 from handvae.schema import Config
 
 
@@ -39,8 +41,6 @@ def trained_hands(checkpoint: str | os.PathLike) -> str:
 
     Checkpoints written before the side was recorded say nothing and count as ``"both"``.
     """
-    from handvae.checkpoint import read_checkpoint
-    from handvae.models.released import is_released_file, read_release
 
     path = resolve_checkpoint(checkpoint)
     if is_released_file(path):
@@ -50,9 +50,7 @@ def trained_hands(checkpoint: str | os.PathLike) -> str:
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", which: str = "best"):
     """``(model in eval mode, Config, checkpoint path)`` from a run folder, checkpoint or released model file."""
-    from handvae.checkpoint import model_state, read_checkpoint
     from handvae.models import build_model
-    from handvae.models.released import is_released_file, load_released_file
 
     ckpt = resolve_checkpoint(path, which)
     if is_released_file(ckpt):

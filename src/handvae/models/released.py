@@ -34,8 +34,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
 
+from handvae.checkpoint import read_safetensors
+from handvae.config import ConfigError, config_from_dict
 from handvae.errors import UserError
+from handvae.schema import Config
 
 RELEASE_FORMAT = "handvae-released-1"
 ENV_DIR = "HANDVAE_RELEASED_DIR"
@@ -149,7 +153,6 @@ def _parse_metadata(path: Path, raw: dict[str, str]) -> dict:
 
 def read_release(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
     """``(tensors as stored, metadata with its JSON fields parsed)``; UserError naming ``path`` if unreadable."""
-    from handvae.checkpoint import read_safetensors
 
     path = Path(path)
     if not path.is_file():
@@ -160,7 +163,6 @@ def read_release(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
 
 def is_released_file(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a safetensors file with released-model metadata (False for anything unreadable)."""
-    from safetensors import safe_open
 
     try:
         with safe_open(str(path), framework="pt") as fh:
@@ -170,8 +172,6 @@ def is_released_file(path: str | os.PathLike) -> bool:
 
 
 def _config_of(path: Path, meta: dict):
-    from handvae.config import ConfigError, config_from_dict
-    from handvae.schema import Config
 
     try:
         cfg = config_from_dict(Config, meta["config"])

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from handvae.data.augment import identity_params, rotation_z, warp
 from handvae.errors import UserError
 from handvae.models.latent import kl_to_standard_normal
 
@@ -61,7 +62,6 @@ def to_input(pixels: np.ndarray) -> torch.Tensor:
 
 def _rotated(rgb: torch.Tensor, degrees: float) -> torch.Tensor:
     """``rgb (1, 3, S, S)`` rotated by ``degrees`` about the crop centre (training's warp, black outside)."""
-    from handvae.data.augment import identity_params, warp
 
     params = identity_params(1, rgb.device)
     params["angle"] = torch.full((1,), math.radians(degrees), device=rgb.device)
@@ -70,7 +70,6 @@ def _rotated(rgb: torch.Tensor, degrees: float) -> torch.Tensor:
 
 def _stability(model: torch.nn.Module, rgb: torch.Tensor, pose: torch.Tensor) -> float:
     """-mean joint distance between ``pose (21, 3)`` and the poses of the rotated views, rotated back."""
-    from handvae.data.augment import rotation_z
 
     angles = (STABILITY_DEG, -STABILITY_DEG)
     views = torch.cat([_rotated(rgb, a) for a in angles])

@@ -10,6 +10,7 @@ All images here are float32 sRGB in [0, 1], shape (H, W, 3), unless stated.
 
 from __future__ import annotations
 
+import colorsys
 import io
 import warnings
 
@@ -98,7 +99,6 @@ def value_noise(rng, h, w, cells, octaves=4):
 
 
 def random_color(rng, sat=(0.1, 0.9), val=(0.15, 0.95)):
-    import colorsys
 
     return np.array(colorsys.hsv_to_rgb(rng.random(), rng.uniform(*sat), rng.uniform(*val)), dtype=np.float32)
 

@@ -24,7 +24,10 @@ import torch
 
 from handvae import checkpoint as ck
 from handvae.config import to_dict
+from handvae.data.batches import build_loader
 from handvae.errors import UserError
+from handvae.eval.scoring import evaluate_split
+from handvae.files import atomic_write_text
 from handvae.schema import Config
 from handvae.train.clock import PausableClock
 from handvae.train.distributed import DistInfo, all_reduce_min, broadcast_value, setup
@@ -82,7 +85,6 @@ class Trainer:
     """Train ``cfg`` into ``cfg.out_dir``. Build once, then :meth:`fit`."""
 
     def __init__(self, cfg: Config, resume: bool = False, dist_info: DistInfo | None = None) -> None:
-        from handvae.data.batches import build_loader
         from handvae.models import build_criterion, build_model, compile_strategy
 
         self.cfg = cfg
@@ -185,7 +187,6 @@ class Trainer:
         if not log.is_file():
             return
         keep = [ln for ln in log.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
-        from handvae.files import atomic_write_text
 
         atomic_write_text(log, "".join(k + "\n" for k in keep))
 
@@ -220,7 +221,6 @@ class Trainer:
     # --- validation --------------------------------------------------------------------------
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        from handvae.eval.scoring import evaluate_split
 
         result, _ = evaluate_split(self.model, self.val_data, self.cfg)
         return {"mean_epe_mm": result.mean_epe_mm, "median_epe_mm": result.median_epe_mm,
