@@ -18,7 +18,7 @@ def _row(name, epe, paper=None):
 def _results(epes):
     names = ["S1 (R2P)", "S2 (R2HP)", "S3 (RC2CHP, KL)", "S4 (RC2CHP, PoE)"]
     return {"environment": {"git_commit": "abc", "handvae": "0.1.0", "torch": "2.13.0", "platform": "linux"},
-            "plan": {"train": 10, "test": 5, "seed": 0, "image_size": 96, "steps": 3, "weak_steps": 2,
+            "settings": {"train": 10, "test": 5, "seed": 0, "image_size": 96, "steps": 3, "weak_steps": 2,
                      "overrides": ["data.augment=false"]},
             "table1": [_row(n, e, 16.61) for n, e in zip(names, epes)],
             "weak": [{"fraction": 0.1, "semi": _row("semi", 30.0), "alone": _row("alone", 40.0)}]}

@@ -21,19 +21,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=1200, help="training steps per Table 1 row (default 1200)")
     p.add_argument("--weak-steps", type=int, default=400, help="training steps per weak-supervision run (default 400)")
     p.add_argument("--weak", default="0.05,0.1,0.25,0.5,1.0", help="labelled fractions, comma-separated")
-    p.add_argument("--extra-seeds", default="1,2",
-                   help="S1 is retrained with these seeds to measure the seed spread ('' for none)")
+    p.add_argument(
+        "--extra-seeds", default="1,2", help="S1 is retrained with these seeds to measure the seed spread ('' for none)"
+    )
     p.add_argument("--no-cloud-weight", action="store_true", help="skip the lambda_cloud 0.01 rows")
     p.add_argument("--only", nargs="*", default=[], help="only these rows (S1, S4, weak, ...)")
-    p.add_argument("--set", nargs="*", default=None, metavar="KEY=VALUE",
-                   help="config overrides for every run (default: data.augment=false, the CPU benchmark's)")
+    p.add_argument(
+        "--set",
+        nargs="*",
+        default=None,
+        metavar="KEY=VALUE",
+        help="config overrides for every run (default: data.augment=false, the CPU benchmark's)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
 
 
 def run(args: argparse.Namespace) -> int:
     from handvae.errors import UserError
-    from handvae.experiments.reproduce import BENCHMARK_OVERRIDES, Plan, reproduce
+    from handvae.experiments.reproduce import BENCHMARK_OVERRIDES, ReproduceSettings, reproduce
 
     try:
         weak = tuple(float(x) for x in args.weak.split(",") if x.strip())
@@ -48,11 +54,23 @@ def run(args: argparse.Namespace) -> int:
     if any(not 0 < m <= 1 for m in weak):
         raise UserError(f"--weak: fractions must lie in (0, 1], got {args.weak!r}")
     if not (args.configs / "s4.yaml").is_file():
-        raise UserError(f"{args.configs}: not the configs folder (no s4.yaml); run from the repository "
-                        "or pass --configs")
-    plan = Plan(out=args.out, configs=args.configs, train=args.train, test=args.test, steps=args.steps,
-                weak_steps=args.weak_steps, seed=args.seed, workers=args.workers, weak=weak, only=args.only,
-                extra_seeds=seeds, cloud_weight_rows=not args.no_cloud_weight,
-                overrides=BENCHMARK_OVERRIDES if args.set is None else tuple(args.set))
-    reproduce(plan, preset="cpu" if args.preset == "cpu" else "")
+        raise UserError(
+            f"{args.configs}: not the configs folder (no s4.yaml); run from the repository or pass --configs"
+        )
+    settings = ReproduceSettings(
+        out=args.out,
+        configs=args.configs,
+        train=args.train,
+        test=args.test,
+        steps=args.steps,
+        weak_steps=args.weak_steps,
+        seed=args.seed,
+        workers=args.workers,
+        weak=weak,
+        only=args.only,
+        extra_seeds=seeds,
+        cloud_weight_rows=not args.no_cloud_weight,
+        overrides=BENCHMARK_OVERRIDES if args.set is None else tuple(args.set),
+    )
+    reproduce(settings, preset="cpu" if args.preset == "cpu" else "")
     return 0

@@ -61,7 +61,7 @@ BENCHMARK_OVERRIDES = ("data.augment=false",)
 
 
 @dataclass
-class Plan:
+class ReproduceSettings:
     """The benchmark: world size, steps per run, and the overrides applied to every run's config."""
 
     out: Path
@@ -93,17 +93,26 @@ def _log(t0: float, text: str) -> None:
     print(f"[{time.perf_counter() - t0:7.0f} s] {text}", flush=True)
 
 
-def build_benchmark(plan: Plan, crop: int) -> Path:
+def build_benchmark(settings: ReproduceSettings, crop: int) -> Path:
     """The synthetic benchmark (world + prepared cache), made once."""
 
-    world = build_world(plan.out / "world", plan.train, plan.test, seed=plan.seed, workers=plan.workers,
-                        size=plan.image_size, progress=True)  # fmt: skip
-    return prepare_cache(world, plan.out / "cache", crop, seed=plan.seed, workers=plan.workers, progress=True)
+    world = build_world(
+        settings.out / "world", settings.train, settings.test, seed=settings.seed, workers=settings.workers,
+        size=settings.image_size, progress=True,
+    )  # fmt: skip
+    return prepare_cache(
+        world, settings.out / "cache", crop, seed=settings.seed, workers=settings.workers, progress=True
+    )
 
 
-def run_overrides(plan: Plan, seed: int, steps: int) -> list[str]:
-    """Config overrides of one benchmark run: seed, step budget, four validations, the plan's overrides."""
-    return [f"seed={seed}", f"trainer.max_steps={steps}", f"trainer.val_every={max(steps // 4, 1)}", *plan.overrides]
+def run_overrides(settings: ReproduceSettings, seed: int, steps: int) -> list[str]:
+    """Config overrides of one benchmark run: seed, step budget, four validations, the settings's overrides."""
+    return [
+        f"seed={seed}",
+        f"trainer.max_steps={steps}",
+        f"trainer.val_every={max(steps // 4, 1)}",
+        *settings.overrides,
+    ]
 
 
 def train_and_evaluate(name: str, cfg_file: Path, overrides: list[str], run_dir: Path, cache: Path) -> dict:
@@ -122,93 +131,122 @@ def train_and_evaluate(name: str, cfg_file: Path, overrides: list[str], run_dir:
     metrics = json.loads(done.read_text())
     ours = metrics[run_dir.name]
     return {
-        "name": name, "run": str(run_dir), "mean_epe_mm": ours["mean_epe_mm"], "median_epe_mm": ours["median_epe_mm"],
-        "auc_20_50": ours["auc_20_50"], "auc_0_50": ours["auc_0_50"], "pck_curve": ours["pck_curve"],
-        "pck_thresholds_mm": ours["pck_thresholds_mm"], "protocol": ours["protocol"],
+        "name": name,
+        "run": str(run_dir),
+        "mean_epe_mm": ours["mean_epe_mm"],
+        "median_epe_mm": ours["median_epe_mm"],
+        "auc_20_50": ours["auc_20_50"],
+        "auc_0_50": ours["auc_0_50"],
+        "pck_curve": ours["pck_curve"],
+        "pck_thresholds_mm": ours["pck_thresholds_mm"],
+        "protocol": ours["protocol"],
         "baseline_mean_epe_mm": metrics[BASELINE]["mean_epe_mm"],
         "train_seconds": float((run_dir / "eval" / "train_seconds.txt").read_text()),
     }
 
 
-def reproduce(plan: Plan, preset: str = "cpu") -> dict:
-    """Run everything in ``plan``; write and return ``OUT/results.json``."""
+def reproduce(settings: ReproduceSettings, preset: str = "cpu") -> dict:
+    """Run everything in ``settings``; write and return ``OUT/results.json``."""
 
     t0 = time.perf_counter()
-    cfg_dir = plan.configs / preset if preset else plan.configs
-    check_configs(plan, cfg_dir)  # every config of the plan, before minutes of synthesis and preparation
+    cfg_dir = settings.configs / preset if preset else settings.configs
+    check_configs(settings, cfg_dir)  # every config of the settings, before minutes of synthesis and preparation
     crop = load_config(Config, cfg_dir / "s4.yaml").data.crop_size
-    _log(t0, f"benchmark: {plan.train} train / {plan.test} test synthetic samples, seed {plan.seed}, {crop} px crops")
-    cache = build_benchmark(plan, crop)
-    results: dict = {"plan": {k: (str(v) if isinstance(v, Path) else v) for k, v in plan.__dict__.items()},
-                     "environment": environment(), "table1": [], "weak": []}
-    common = run_overrides(plan, plan.seed, plan.steps)
+    _log(
+        t0,
+        f"benchmark: {settings.train} train / {settings.test} test synthetic samples, seed {settings.seed}, "
+        f"{crop} px crops",
+    )
+    cache = build_benchmark(settings, crop)
+    results: dict = {
+        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in settings.__dict__.items()},
+        "environment": environment(),
+        "table1": [],
+        "weak": [],
+    }
+    common = run_overrides(settings, settings.seed, settings.steps)
     for key, name, cfg_file, paper in TABLE1:
-        if plan.only and not any(o.lower() in name.lower() for o in plan.only):
+        if settings.only and not any(o.lower() in name.lower() for o in settings.only):
             continue
         _log(t0, f"Table 1: {name}")
-        row = train_and_evaluate(name, cfg_dir / cfg_file, common, plan.out / "table1" / Path(cfg_file).stem, cache)
+        row = train_and_evaluate(name, cfg_dir / cfg_file, common, settings.out / "table1" / Path(cfg_file).stem, cache)
         row["key"], row["paper_rhd_mean_epe_mm"] = key, paper
         results["table1"].append(row)
-        _save(plan.out, results)
-    results["seeds"] = seed_spread(plan, cfg_dir, cache, results["table1"], t0)
-    _save(plan.out, results)
+        _save(settings.out, results)
+    results["seeds"] = seed_spread(settings, cfg_dir, cache, results["table1"], t0)
+    _save(settings.out, results)
     results["cloud_weight"] = []
-    wanted = plan.cloud_weight_rows and (not plan.only or "cloud" in plan.only)
+    wanted = settings.cloud_weight_rows and (not settings.only or "cloud" in settings.only)
     for name, cfg_file, extra in CLOUD_WEIGHT if wanted else ():
         _log(t0, f"cloud weight: {name}")
         stem = Path(cfg_file).stem
-        results["cloud_weight"].append(train_and_evaluate(name, cfg_dir / cfg_file, [*common, *extra],
-                                                          plan.out / "cloud_weight" / stem, cache))
-        _save(plan.out, results)
-    n_train = plan.train
-    weak_common = run_overrides(plan, plan.seed, plan.weak_steps)
-    for m in plan.weak if not plan.only or "weak" in plan.only else ():
+        results["cloud_weight"].append(
+            train_and_evaluate(name, cfg_dir / cfg_file, [*common, *extra], settings.out / "cloud_weight" / stem, cache)
+        )
+        _save(settings.out, results)
+    n_train = settings.train
+    weak_common = run_overrides(settings, settings.seed, settings.weak_steps)
+    for m in settings.weak if not settings.only or "weak" in settings.only else ():
         tag = f"m{round(100 * m):03d}"
         _log(t0, f"weak supervision m = {m:.0%}: semi-supervised RC2CHP")
-        semi = train_and_evaluate(f"semi {tag}", cfg_dir / "weak.yaml", [*weak_common, f"data.labelled_fraction={m}"],
-                                  plan.out / "weak" / f"semi_{tag}", cache)
+        semi = train_and_evaluate(
+            f"semi {tag}",
+            cfg_dir / "weak.yaml",
+            [*weak_common, f"data.labelled_fraction={m}"],
+            settings.out / "weak" / f"semi_{tag}",
+            cache,
+        )
         if m >= 1.0:  # all labelled: "alone" is the same config as "semi", so the same run
             alone = semi
         else:
             _log(t0, f"weak supervision m = {m:.0%}: labelled part alone")
-            alone = train_and_evaluate(f"alone {tag}", cfg_dir / "s4.yaml",
-                                       [*weak_common, f"data.max_samples={max(1, round(m * n_train))}"],
-                                       plan.out / "weak" / f"alone_{tag}", cache)
+            alone = train_and_evaluate(
+                f"alone {tag}",
+                cfg_dir / "s4.yaml",
+                [*weak_common, f"data.max_samples={max(1, round(m * n_train))}"],
+                settings.out / "weak" / f"alone_{tag}",
+                cache,
+            )
         results["weak"].append({"fraction": m, "semi": semi, "alone": alone})
-        _save(plan.out, results)
+        _save(settings.out, results)
     results["total_seconds"] = time.perf_counter() - t0
-    runs = [*results["table1"], *(r for s in results["seeds"] for r in s["runs"][1:]), *results["cloud_weight"],
-            *(w["semi"] for w in results["weak"]), *(w["alone"] for w in results["weak"] if w["fraction"] < 1.0)]
+    runs = [
+        *results["table1"],
+        *(r for s in results["seeds"] for r in s["runs"][1:]),
+        *results["cloud_weight"],
+        *(w["semi"] for w in results["weak"]),
+        *(w["alone"] for w in results["weak"] if w["fraction"] < 1.0),
+    ]
     results["train_seconds_sum"] = sum(r["train_seconds"] for r in runs)
-    _save(plan.out, results)
-    _log(t0, f"done: {plan.out / 'results.json'}")
+    _save(settings.out, results)
+    _log(t0, f"done: {settings.out / 'results.json'}")
     return results
 
 
-def check_configs(plan: Plan, cfg_dir: Path) -> None:
-    """Load every config the plan will train, with its overrides; a bad one raises ConfigError now."""
+def check_configs(settings: ReproduceSettings, cfg_dir: Path) -> None:
+    """Load every config the settings will train, with its overrides; a bad one raises ConfigError now."""
     files = [f for _, _, f, _ in TABLE1] + [f for _, f, _ in CLOUD_WEIGHT] + ["weak.yaml"]
     for name in dict.fromkeys(files):
-        load_config(Config, cfg_dir / name, run_overrides(plan, plan.seed, plan.steps))
+        load_config(Config, cfg_dir / name, run_overrides(settings, settings.seed, settings.steps))
 
 
-def seed_spread(plan: Plan, cfg_dir: Path, cache: Path, table1: list[dict], t0: float) -> list[dict]:
-    """Retrain the ``plan.seed_rows`` rows of Table 1 with ``plan.extra_seeds``: how far seeds alone move EPE.
+def seed_spread(settings: ReproduceSettings, cfg_dir: Path, cache: Path, table1: list[dict], t0: float) -> list[dict]:
+    """Retrain the ``settings.seed_rows`` rows of Table 1 with ``settings.extra_seeds``: how far seeds alone move EPE.
 
     Returns one entry per row: its name and the runs (the Table 1 run first, then one per extra seed).
     """
     out = []
     for row in table1:
-        if row_key(row) not in plan.seed_rows:
+        if row_key(row) not in settings.seed_rows:
             continue
         cfg_file = next(f for key, _, f, _ in TABLE1 if key == row_key(row))
         runs = [row]
-        for seed in plan.extra_seeds:
+        for seed in settings.extra_seeds:
             _log(t0, f"seed spread: {row['name']}, seed {seed}")
-            over = run_overrides(plan, seed, plan.steps)
-            run_dir = plan.out / "seeds" / f"{Path(cfg_file).stem}_seed{seed}"
+            over = run_overrides(settings, seed, settings.steps)
+            run_dir = settings.out / "seeds" / f"{Path(cfg_file).stem}_seed{seed}"
             runs.append(train_and_evaluate(f"{row['name']} seed {seed}", cfg_dir / cfg_file, over, run_dir, cache))
-        out.append({"name": row["name"], "seeds": [plan.seed, *plan.extra_seeds], "runs": runs})
+        out.append({"name": row["name"], "seeds": [settings.seed, *settings.extra_seeds], "runs": runs})
     return out
 
 

@@ -1,6 +1,6 @@
 """docs/RESULTS.md from a reproduction's ``results.json`` and the benchmarks' output: never typed by hand.
 
-    python -m handvae.experiments.results_md OUT/results.json --speed OUT/speed.txt --out docs/RESULTS.md
+python -m handvae.experiments.results_md OUT/results.json --speed OUT/speed.txt --out docs/RESULTS.md
 """
 
 from __future__ import annotations
@@ -58,10 +58,16 @@ def _seed_lines(seeds: list[dict]) -> list[str]:
         return []
 
     n = max(len(s["seeds"]) for s in seeds)
-    lines = ["", "## Seed spread", "", "The same runs retrained with other seeds (data order, initialisation, "
-             "random draws): differences between rows smaller than this spread are not an ordering.", "",
-             "| strategy | " + " | ".join(f"seed {i}" for i in range(n)) + " | mean | std |",
-             "|---|" + "---:|" * (n + 2)]
+    lines = [
+        "",
+        "## Seed spread",
+        "",
+        "The same runs retrained with other seeds (data order, initialisation, "
+        "random draws): differences between rows smaller than this spread are not an ordering.",
+        "",
+        "| strategy | " + " | ".join(f"seed {i}" for i in range(n)) + " | mean | std |",
+        "|---|" + "---:|" * (n + 2),
+    ]
     means = {}
     for s in seeds:
         epes = [r["mean_epe_mm"] for r in s["runs"]]
@@ -106,9 +112,12 @@ def _table1_lines(rows: list[dict], out: Path) -> list[str]:
         seq = [r for r in seq if r is not None]
         ordered = all(a["mean_epe_mm"] > b["mean_epe_mm"] for a, b in itertools.pairwise(seq))
         verdict = _s4_vs_s1(s4["mean_epe_mm"], s1["mean_epe_mm"])
-        lines += ["", f"S4 vs S1: {verdict} mean EPE (paper: 20.9% lower on RHD). "
-                  f"Ordering S4 < S3 < best S2 < S1 {'holds' if ordered else 'does not hold'} here "
-                  f"(rows compared: {', '.join(r['name'] for r in seq)}; order of presets: {', '.join(order)})."]
+        lines += [
+            "",
+            f"S4 vs S1: {verdict} mean EPE (paper: 20.9% lower on RHD). "
+            f"Ordering S4 < S3 < best S2 < S1 {'holds' if ordered else 'does not hold'} here "
+            f"(rows compared: {', '.join(r['name'] for r in seq)}; order of presets: {', '.join(order)}).",
+        ]
     _plot_pck(rows, out.parent / "results_pck.png")
     lines += ["", "![3D PCK of every Table 1 row](results_pck.png)"]
     return lines
@@ -118,22 +127,34 @@ def _cloud_lines(cloud: list[dict]) -> list[str]:
     """The lambda_cloud rows."""
     lines: list[str] = []
     if cloud:
-        lines += ["", "## Weight of the cloud terms", "",
-                  "The same budget with lambda_cloud lowered from the paper's 1 (every other setting as in Table 1).",
-                  "", "| run | mean EPE (mm) | median EPE (mm) | AUC 20-50 | train time (s) |",
-                  "|---|---:|---:|---:|---:|"]
-        lines += [f"| {r['name']} | {r['mean_epe_mm']:.2f} | {r['median_epe_mm']:.2f} | {r['auc_20_50']:.3f} | "
-                  f"{r['train_seconds']:.0f} |" for r in cloud]
+        lines += [
+            "",
+            "## Weight of the cloud terms",
+            "",
+            "The same budget with lambda_cloud lowered from the paper's 1 (every other setting as in Table 1).",
+            "",
+            "| run | mean EPE (mm) | median EPE (mm) | AUC 20-50 | train time (s) |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {r['name']} | {r['mean_epe_mm']:.2f} | {r['median_epe_mm']:.2f} | {r['auc_20_50']:.3f} | "
+            f"{r['train_seconds']:.0f} |"
+            for r in cloud
+        ]
     return lines
 
 
-def _weak_lines(weak: list[dict], rows: list[dict], plan: dict, out: Path) -> list[str]:
+def _weak_lines(weak: list[dict], rows: list[dict], settings: dict, out: Path) -> list[str]:
     """The weak-supervision table and plot (written beside ``out``)."""
     lines: list[str] = []
     if weak:
-        lines += ["", "## Weak supervision (paper Fig. 5, suppl. E)", "",
-                  "| labelled m | semi-supervised RC2CHP EPE (mm) | labelled m alone EPE (mm) | difference |",
-                  "|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "## Weak supervision (paper Fig. 5, suppl. E)",
+            "",
+            "| labelled m | semi-supervised RC2CHP EPE (mm) | labelled m alone EPE (mm) | difference |",
+            "|---:|---:|---:|---:|",
+        ]
         for w in weak:
             a, b = w["semi"]["mean_epe_mm"], w["alone"]["mean_epe_mm"]
             lines.append(f"| {100 * w['fraction']:g}% | {a:.2f} | {b:.2f} | {100 * (a / b - 1):+.1f}% |")
@@ -141,9 +162,12 @@ def _weak_lines(weak: list[dict], rows: list[dict], plan: dict, out: Path) -> li
         quarter = next((w for w in weak if abs(w["fraction"] - 0.25) < 1e-9), None)
         if s1 and quarter:
             beats = quarter["semi"]["mean_epe_mm"] < s1["mean_epe_mm"]
-            lines += ["", f"With 25% of the poses, semi-supervised RC2CHP ({quarter['semi']['mean_epe_mm']:.2f} mm, "
-                      f"{plan['weak_steps']} steps) {'beats' if beats else 'does not beat'} fully supervised S1 "
-                      f"({s1['mean_epe_mm']:.2f} mm, {plan['steps']} steps); the paper reports that it beats it."]
+            lines += [
+                "",
+                f"With 25% of the poses, semi-supervised RC2CHP ({quarter['semi']['mean_epe_mm']:.2f} mm, "
+                f"{settings['weak_steps']} steps) {'beats' if beats else 'does not beat'} fully supervised S1 "
+                f"({s1['mean_epe_mm']:.2f} mm, {settings['steps']} steps); the paper reports that it beats it.",
+            ]
         _plot_weak(weak, out.parent / "results_weak.png")
         lines += ["", "![weak supervision](results_weak.png)"]
     return lines
@@ -151,7 +175,8 @@ def _weak_lines(weak: list[dict], rows: list[dict], plan: dict, out: Path) -> li
 
 def render(results: dict, speed: str | None, out: Path) -> str:
     """The Markdown text; writes the plots beside ``out``."""
-    env, plan = results["environment"], results["plan"]
+    env = results["environment"]
+    settings = results.get("settings") or results["plan"]  # "plan" in results written before the rename
     rows = results["table1"]
     lines = [
         "# Results on the synthetic benchmark",
@@ -161,17 +186,18 @@ def render(results: dict, speed: str | None, out: Path) -> str:
         "",
         f"- commit `{env.get('git_commit')}`, handvae {env.get('handvae')}, torch {env.get('torch')}, "
         f"on {env.get('device_name') or 'CPU'} ({env.get('platform')})",
-        f"- benchmark: {plan['train']} training / {plan['test']} test synthetic samples (RHD format, seed "
-        f"{plan['seed']}, {plan['image_size']} px images), CPU preset (`configs/cpu/`), {plan['steps']} steps of "
-        f"batch 32 per Table 1 row, {plan['weak_steps']} per weak-supervision run",
-        f"- overrides on every run: {', '.join(f'`{o}`' for o in plan.get('overrides') or []) or 'none'}",
+        f"- benchmark: {settings['train']} training / {settings['test']} test synthetic samples (RHD format, seed "
+        f"{settings['seed']}, {settings['image_size']} px images), CPU preset (`configs/cpu/`), "
+        f"{settings['steps']} steps of "
+        f"batch 32 per Table 1 row, {settings['weak_steps']} per weak-supervision run",
+        f"- overrides on every run: {', '.join(f'`{o}`' for o in settings.get('overrides') or []) or 'none'}",
     ]
     if "train_seconds_sum" in results:
         lines.append(f"- training time of all runs together: {results['train_seconds_sum'] / 60:.1f} min")
     lines += _table1_lines(rows, out)
     lines += _seed_lines(results.get("seeds") or [])
     lines += _cloud_lines(results.get("cloud_weight") or [])
-    lines += _weak_lines(results.get("weak") or [], rows, plan, out)
+    lines += _weak_lines(results.get("weak") or [], rows, settings, out)
     if speed:
         lines += ["", "## Speed (benchmarks/run_all.py)", "", "```", speed.strip(), "```"]
     return "\n".join(lines) + "\n"

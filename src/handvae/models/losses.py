@@ -6,15 +6,15 @@
 - :func:`chamfer`: Eq. 8, Euclidean (not squared) distances, means both ways.
 - :func:`emd_exact`: Eq. 9 with the optimal bijection from ``scipy``'s Hungarian solver (CPU).
 - :func:`emd_sinkhorn`: a GPU-friendly approximation: entropic optimal transport solved in the
-  log domain with epsilon scaling, the plan rounded onto the exact marginals (Altschuler et al.
-  2017), and ``sum_ij P_ij ||p_i - q_j||`` returned. A feasible plan can only cost more than the
+  log domain with epsilon scaling, the transport rounded onto the exact marginals (Altschuler et al.
+  2017), and ``sum_ij P_ij ||p_i - q_j||`` returned. A feasible transport can only cost more than the
   optimal bijection, so it is an upper bound of the exact EMD; ``benchmarks/bench_model.py``
   prints the agreement (about 0.1% for near-identical clouds, a few % for far ones).
 
 ``form="norm"`` is the paper's ``||.||``; ``form="squared"`` gives the squared norm (a common
 variant). Norms are safe at zero: ``sqrt(max(s, eps))`` has a finite (zero) gradient there.
 Gradients of the nearest-neighbour and assignment losses flow through the matched distances
-only (the matching itself is piecewise constant, and for Sinkhorn the plan is held fixed: the
+only (the matching itself is piecewise constant, and for Sinkhorn the transport is held fixed: the
 envelope theorem gives the same gradient as differentiating the solver).
 """
 
@@ -142,21 +142,21 @@ def emd_exact(pred: Tensor, target: Tensor) -> Tensor:
     return safe_norm(pred - _gather_points(target, perm)).mean(dim=1)
 
 
-def round_plan(plan: Tensor) -> Tensor:
-    """Round ``plan (B, N, M)`` onto the uniform marginals (rows 1/N, columns 1/M), Altschuler et al."""
-    n, m = plan.shape[1], plan.shape[2]
-    plan = plan * torch.clamp((1.0 / n) / plan.sum(dim=2).clamp_min(1e-30), max=1.0)[:, :, None]
-    plan = plan * torch.clamp((1.0 / m) / plan.sum(dim=1).clamp_min(1e-30), max=1.0)[:, None, :]
-    err_r = 1.0 / n - plan.sum(dim=2)
-    err_c = 1.0 / m - plan.sum(dim=1)
-    return plan + err_r[:, :, None] * err_c[:, None, :] / err_r.sum(dim=1).clamp_min(1e-30)[:, None, None]
+def round_plan(transport: Tensor) -> Tensor:
+    """Round ``transport (B, N, M)`` onto the uniform marginals (rows 1/N, columns 1/M), Altschuler et al."""
+    n, m = transport.shape[1], transport.shape[2]
+    transport = transport * torch.clamp((1.0 / n) / transport.sum(dim=2).clamp_min(1e-30), max=1.0)[:, :, None]
+    transport = transport * torch.clamp((1.0 / m) / transport.sum(dim=1).clamp_min(1e-30), max=1.0)[:, None, :]
+    err_r = 1.0 / n - transport.sum(dim=2)
+    err_c = 1.0 / m - transport.sum(dim=1)
+    return transport + err_r[:, :, None] * err_c[:, None, :] / err_r.sum(dim=1).clamp_min(1e-30)[:, None, None]
 
 
 @torch.no_grad()
 def sinkhorn_plan(
     cost: Tensor, eps: float = 0.005, scaling: float = 0.95, final_iters: int = 20, max_iters: int = 400
 ) -> Tensor:
-    """Transport plan between two uniform clouds: ``cost (B, N, M)`` -> ``P (B, N, M)``.
+    """Transport transport between two uniform clouds: ``cost (B, N, M)`` -> ``P (B, N, M)``.
 
     Log-domain Sinkhorn with epsilon scaling: epsilon starts at the largest cost and shrinks by
     ``scaling`` per iteration down to ``eps`` (in the units of ``cost``), then ``final_iters`` more
@@ -182,15 +182,15 @@ def sinkhorn_plan(
 
 
 def emd_sinkhorn(pred: Tensor, target: Tensor, eps: float = 0.005, scaling: float = 0.95) -> Tensor:
-    """Approximate EMD: ``sum_ij P_ij ||pred_i - target_j||`` with the Sinkhorn plan ``P``: ``(B,)``.
+    """Approximate EMD: ``sum_ij P_ij ||pred_i - target_j||`` with the Sinkhorn transport ``P``: ``(B,)``.
 
     ``eps`` is the final entropic blur in cloud units; runs on any device (GPU-friendly: no host
     round trip). Equal cloud sizes as in Eq. 9.
     """
     _check_clouds(pred, target, same_size=True)
     dist = safe_norm(pred[:, :, None, :] - target[:, None, :, :])  # (B, N, M), with gradient
-    plan = sinkhorn_plan(dist.detach(), eps=eps, scaling=scaling)
-    return (plan.to(dist.dtype) * dist).sum(dim=(1, 2))
+    transport = sinkhorn_plan(dist.detach(), eps=eps, scaling=scaling)
+    return (transport.to(dist.dtype) * dist).sum(dim=(1, 2))
 
 
 def emd(pred: Tensor, target: Tensor, method: str = "auto") -> Tensor:
