@@ -356,3 +356,23 @@ def test_shipped_models_reproduce_their_recorded_outputs(name):
     with torch.no_grad():
         got = model.predict_pose(reference_input(int(cfg.data.crop_size))).numpy()
     assert np.abs(got - np.asarray(meta["recorded_outputs"])).max() <= REPRODUCE_TOLERANCE
+
+
+def test_demo_shows_the_released_model_on_photos(released_env, tmp_path, capsys):
+    """``make demo``'s first stage: the released model on a folder of photos (here synthetic renders
+    written as files; real photos when ../shared/realdev is present), one JSON + overlay each."""
+    from PIL import Image
+
+    from handvae.cli.demo import show_released
+    from handvae.synth.generate import preview_samples
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, s in enumerate(preview_samples("rhd", 3, seed=4, size=96)):
+        Image.fromarray(s.rgb).save(photos / f"p{i}.png")
+    show_released(tmp_path / "demo", photos, count=2, seed=0)
+    out = tmp_path / "demo" / "released"
+    assert sorted(p.name for p in out.glob("*.json")) == ["p0.json", "p1.json"]  # count=2 of 3, sorted
+    assert (out / "p0_overlay.png").is_file() and "released model s4 on 2 photo(s)" in capsys.readouterr().out
+    show_released(tmp_path / "demo2", tmp_path / "absent", count=2, seed=0)  # no photos: synthetic hands
+    assert len(list((tmp_path / "demo2" / "released").glob("*.json"))) == 2
