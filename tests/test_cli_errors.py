@@ -36,7 +36,7 @@ def configs(tmp_path) -> Path:
     ("case", "needles"),
     [
         ("missing cache", ["nocache", "not a prepared cache"]),
-        ("missing config file", ["nope.yaml", "does not exist"]),
+        ("missing config file", ["nope.yaml", "no such file, and no packaged config"]),
         ("bad value on the command line", ["trainer.amp", "'fp32'", "'bf16'"]),
         ("bad value in the config file", ["trainer.amp", "'fp32'", "'bf16'"]),
     ],
@@ -58,7 +58,7 @@ def test_train(configs, tmp_path, capsys, case, needles):
 @pytest.mark.parametrize(
     ("case", "needles"),
     [
-        ("missing configs folder", ["noconfigs", "not the configs folder"]),
+        ("missing configs folder", ["noconfigs", "not a configs folder"]),
         ("missing preset config file", ["cpu/s4.yaml", "does not exist"]),
         ("bad value in the preset config", ["trainer.amp", "'fp32'"]),
     ],

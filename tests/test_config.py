@@ -128,3 +128,19 @@ def test_base_may_be_a_list_merged_in_order(tmp_path):
     (tmp_path / "f.yaml").write_text("base: [a.yaml, f.yaml]\n")
     with pytest.raises(ConfigError, match="inherits from itself"):
         load_config(Config, tmp_path / "f.yaml")
+
+
+def test_packaged_configs_resolve_by_name_from_any_folder(tmp_path, monkeypatch):
+    from handvae.config import packaged_configs_dir, resolve_config
+
+    monkeypatch.chdir(tmp_path)  # no configs/ folder here
+    assert resolve_config("cpu/s4") == packaged_configs_dir() / "cpu" / "s4.yaml"
+    assert resolve_config("s4.yaml") == packaged_configs_dir() / "s4.yaml"
+    assert load_config(Config, resolve_config("cpu/s4")).model.alignment == "poe"
+    own = tmp_path / "s4.yaml"  # a file of that name in the working folder wins over the packaged one
+    own.write_text("base: " + str(packaged_configs_dir() / "s1.yaml") + "\n")
+    assert resolve_config("s4.yaml").resolve() == own
+    with pytest.raises(ConfigError, match=r"config nope: .*packaged: .*cpu/s4"):
+        resolve_config("nope")
+    assert sorted(p.relative_to(packaged_configs_dir()) for p in packaged_configs_dir().rglob("*.yaml")) == sorted(
+        p.relative_to(CONFIG_ROOT) for p in SHIPPED)  # the repository's configs/ is the packaged folder

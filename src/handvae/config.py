@@ -165,6 +165,28 @@ def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: 
     return _build(cls, data)
 
 
+def packaged_configs_dir() -> Path:
+    """The configs shipped inside the package (``handvae/configs``; the repository's ``configs/``
+    links to it)."""
+    from importlib import resources
+
+    return Path(str(resources.files("handvae").joinpath("configs")))
+
+
+def resolve_config(name: str | os.PathLike) -> Path:
+    """A config file: ``name`` itself when it is a file, else a packaged config by name, such as
+    ``s4``, ``cpu/s4`` or ``release/s4`` (``.yaml`` optional). ConfigError listing the names otherwise."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    root = packaged_configs_dir()
+    cand = root / (str(name) if str(name).endswith(".yaml") else f"{name}.yaml")
+    if cand.is_file():
+        return cand
+    names = sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.yaml") if not p.name.startswith("_"))
+    raise ConfigError(f"config {name}: no such file, and no packaged config of that name; packaged: {', '.join(names)}")
+
+
 def config_from_dict(cls: type[T], data: dict) -> T:
     """Build and validate ``cls`` from a plain nested dict (e.g. one saved in a checkpoint)."""
     return _build(cls, data)

@@ -71,14 +71,9 @@ def show_released(out: Path, photos: Path, count: int, seed: int) -> None:
 
 
 def _default_config() -> Path:
-    here = Path(__file__).resolve()
-    for root in (Path.cwd(), *here.parents):
-        cand = root / "configs" / "cpu" / "s4.yaml"
-        if cand.is_file():
-            return cand
-    from handvae.errors import UserError
+    from handvae.config import resolve_config
 
-    raise UserError("configs/cpu/s4.yaml not found: run the demo from the repository or pass --config")
+    return resolve_config("cpu/s4")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,7 +14,8 @@ HELP = "reproduce Table 1 and the weak-supervision curve on the synthetic benchm
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=Path("results/synthetic"), help="output folder")
-    p.add_argument("--configs", type=Path, default=Path("configs"), help="the configs/ folder")
+    p.add_argument("--configs", type=Path, default=None,
+                   help="a configs folder (default: the configs shipped in the package, the repository's configs/)")
     p.add_argument("--preset", choices=["cpu", "paper"], default="cpu", help="configs/cpu/* (CPU) or configs/*")
     p.add_argument("--train", type=int, default=10000, help="synthetic training samples (default 10000)")
     p.add_argument("--test", type=int, default=500, help="synthetic test samples (default 500)")
@@ -53,13 +54,14 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--extra-seeds {args.extra_seeds!r} repeats --seed {args.seed}")
     if any(not 0 < m <= 1 for m in weak):
         raise UserError(f"--weak: fractions must lie in (0, 1], got {args.weak!r}")
-    if not (args.configs / "s4.yaml").is_file():
-        raise UserError(
-            f"{args.configs}: not the configs folder (no s4.yaml); run from the repository or pass --configs"
-        )
+    from handvae.config import packaged_configs_dir
+
+    configs = args.configs if args.configs is not None else packaged_configs_dir()
+    if not (configs / "s4.yaml").is_file():
+        raise UserError(f"{configs}: not a configs folder (no s4.yaml); pass --configs")
     settings = ReproduceSettings(
         out=args.out,
-        configs=args.configs,
+        configs=configs,
         train=args.train,
         test=args.test,
         steps=args.steps,

@@ -3,6 +3,7 @@
 Examples::
 
     handvae train configs/cpu/s4.yaml data.cache=data/synth_cache out_dir=runs/s4 seed=1
+    handvae train cpu/s4 data.cache=data/synth_cache      # the same config, packaged: from any folder
     handvae train configs/s4.yaml data.cache=/data/rhd_cache --resume
     torchrun --nproc_per_node 8 -m handvae train configs/s4.yaml data.cache=/data/rhd_cache
 """
@@ -12,13 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 HELP = "train a strategy (S1..S4, ablations, weak supervision) on a prepared cache"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", type=Path, help="YAML config (see configs/)")
+    p.add_argument("config", help="a YAML config file, or a packaged config by name: s4, cpu/s4, release/s4 ...")
     p.add_argument("overrides", nargs="*", help="dotted overrides such as trainer.lr=1e-4 data.cache=DIR")
     p.add_argument("--resume", action="store_true", help="continue the run in out_dir from its last checkpoint")
     p.add_argument("--seed", type=int, help="shortcut for seed=N")
@@ -26,14 +26,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from handvae.config import load_config
+    from handvae.config import load_config, resolve_config
     from handvae.schema import Config
     from handvae.train.distributed import cleanup
     from handvae.train.guard import NonFiniteError
     from handvae.train.trainer import Trainer
 
     overrides = list(args.overrides) + ([f"seed={args.seed}"] if args.seed is not None else [])
-    cfg = load_config(Config, args.config, overrides)
+    cfg = load_config(Config, resolve_config(args.config), overrides)
     try:
         trainer = Trainer(cfg, resume=args.resume)
         summary = trainer.fit(progress=not args.no_progress)
