@@ -363,7 +363,7 @@ def test_demo_shows_the_released_model_on_photos(released_env, tmp_path, capsys)
     written as files; real photos when ../shared/realdev is present), one JSON + overlay each."""
     from PIL import Image
 
-    from handvae.cli.demo import show_released
+    from handvae.experiments.demo import show_released
     from handvae.synth.generate import preview_samples
 
     photos = tmp_path / "photos"
