@@ -145,6 +145,35 @@ def train_and_evaluate(name: str, cfg_file: Path, overrides: list[str], run_dir:
     }
 
 
+def _weak_runs(settings: ReproduceSettings, cfg_dir: Path, cache: Path, results: dict, t0: float) -> None:
+    """The weak-supervision pairs (semi-supervised RC2CHP and its labelled part alone), into ``results``."""
+    n_train = settings.train
+    weak_common = run_overrides(settings, settings.seed, settings.weak_steps)
+    for m in settings.weak if not settings.only or "weak" in settings.only else ():
+        tag = f"m{round(100 * m):03d}"
+        _log(t0, f"weak supervision m = {m:.0%}: semi-supervised RC2CHP")
+        semi = train_and_evaluate(
+            f"semi {tag}",
+            cfg_dir / "weak.yaml",
+            [*weak_common, f"data.labelled_fraction={m}"],
+            settings.out / "weak" / f"semi_{tag}",
+            cache,
+        )
+        if m >= 1.0:  # all labelled: "alone" is the same config as "semi", so the same run
+            alone = semi
+        else:
+            _log(t0, f"weak supervision m = {m:.0%}: labelled part alone")
+            alone = train_and_evaluate(
+                f"alone {tag}",
+                cfg_dir / "s4.yaml",
+                [*weak_common, f"data.max_samples={max(1, round(m * n_train))}"],
+                settings.out / "weak" / f"alone_{tag}",
+                cache,
+            )
+        results["weak"].append({"fraction": m, "semi": semi, "alone": alone})
+        _save(settings.out, results)
+
+
 def reproduce(settings: ReproduceSettings, preset: str = "cpu") -> dict:
     """Run everything in ``settings``; write and return ``OUT/results.json``."""
 
@@ -184,31 +213,7 @@ def reproduce(settings: ReproduceSettings, preset: str = "cpu") -> dict:
             train_and_evaluate(name, cfg_dir / cfg_file, [*common, *extra], settings.out / "cloud_weight" / stem, cache)
         )
         _save(settings.out, results)
-    n_train = settings.train
-    weak_common = run_overrides(settings, settings.seed, settings.weak_steps)
-    for m in settings.weak if not settings.only or "weak" in settings.only else ():
-        tag = f"m{round(100 * m):03d}"
-        _log(t0, f"weak supervision m = {m:.0%}: semi-supervised RC2CHP")
-        semi = train_and_evaluate(
-            f"semi {tag}",
-            cfg_dir / "weak.yaml",
-            [*weak_common, f"data.labelled_fraction={m}"],
-            settings.out / "weak" / f"semi_{tag}",
-            cache,
-        )
-        if m >= 1.0:  # all labelled: "alone" is the same config as "semi", so the same run
-            alone = semi
-        else:
-            _log(t0, f"weak supervision m = {m:.0%}: labelled part alone")
-            alone = train_and_evaluate(
-                f"alone {tag}",
-                cfg_dir / "s4.yaml",
-                [*weak_common, f"data.max_samples={max(1, round(m * n_train))}"],
-                settings.out / "weak" / f"alone_{tag}",
-                cache,
-            )
-        results["weak"].append({"fraction": m, "semi": semi, "alone": alone})
-        _save(settings.out, results)
+    _weak_runs(settings, cfg_dir, cache, results, t0)
     results["total_seconds"] = time.perf_counter() - t0
     runs = [
         *results["table1"],
