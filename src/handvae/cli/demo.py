@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "end-to-end demo on the CPU: synthetic world, prepare, short S4 training, evaluation, figures"
+HELP = ("end-to-end demo on the CPU: the released model on photos, then a synthetic world, prepare, short S4 "
+        "training, evaluation, figures")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
