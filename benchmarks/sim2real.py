@@ -23,6 +23,8 @@ import argparse
 import json
 from pathlib import Path
 
+from handvae.files import atomic_write_text
+
 ROOT = Path(__file__).resolve().parents[1]
 CPU = ROOT / "configs" / "cpu"
 
@@ -54,22 +56,17 @@ def _world(name: str, out: Path, n_train: int, n_test: int, seed: int, reuse: di
 
 
 def _train(name: str, cache: Path, run_dir: Path, minutes: float, val_every: int) -> dict:
-    from handvae.config import load_config
-    from handvae.schema import Config
-    from handvae.train.trainer import Trainer
+    from handvae.experiments.pipeline import budget_overrides, train_resumable
 
     summary_path = run_dir / "train_summary.json"
     if summary_path.is_file():
         return json.loads(summary_path.read_text())
     _, _, cfg_file, overrides = ARMS[name]
-    over = [f"data.cache={cache}", f"out_dir={run_dir}", f"trainer.max_minutes={minutes}",
-            "trainer.max_steps=10000000", f"trainer.val_every={val_every}", *overrides]  # fmt: skip
-    cfg = load_config(Config, CPU / cfg_file, over)
-    resume = (run_dir / "checkpoints" / "last.safetensors").is_file()
-    summary = Trainer(cfg, resume=resume).fit(progress=False)
+    over = [*budget_overrides(cache, run_dir, minutes, val_every), *overrides]
+    summary = train_resumable(CPU / cfg_file, over)
     record = {"config": f"configs/cpu/{cfg_file}", "overrides": over[2:], "steps": summary["steps"],
               "best_val_epe_mm": summary["best_epe_mm"], "history": summary["history"]}  # fmt: skip
-    summary_path.write_text(json.dumps(record, indent=1) + "\n")
+    atomic_write_text(summary_path, json.dumps(record, indent=1) + "\n")
     return record
 
 
@@ -102,7 +99,7 @@ def run_arm(name: str, args: argparse.Namespace, reuse: dict[str, str]) -> dict:
     if args.realdev is not None:
         real = prepare_cache(args.realdev, args.out / f"realdev{crop}", crop, splits=("test",), source="realdev")
         record["realdev"] = _score(arm_dir / "run", real, arm_dir / "eval_realdev")
-    (arm_dir / "record.json").write_text(json.dumps(record, indent=1) + "\n")
+    atomic_write_text(arm_dir / "record.json", json.dumps(record, indent=1) + "\n")
     return record
 
 
@@ -161,7 +158,7 @@ def main() -> None:
                 records.append(json.loads(rec.read_text()))
             continue
         records.append(run_arm(name, args, reuse))
-    (args.out / "sim2real.json").write_text(json.dumps(records, indent=1) + "\n")
+    atomic_write_text(args.out / "sim2real.json", json.dumps(records, indent=1) + "\n")
     print(table(records))
     if args.crops is not None:
         caches = {r["arm"]: args.out / r["arm"] / "cache128" for r in records}

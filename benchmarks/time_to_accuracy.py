@@ -56,22 +56,17 @@ ARMS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 def run_arm(name: str, cache: str, out: Path, minutes: float, extra: list[str], val_every: int) -> dict:
     """Train one arm (resuming or skipping as needed) and return its curve record."""
-    from handvae.config import load_config
-    from handvae.schema import Config
+    from handvae.experiments.pipeline import budget_overrides, train_resumable
     from handvae.train.runlog import environment
-    from handvae.train.trainer import Trainer
 
     cfg_file, overrides = ARMS[name]
     run_dir = out / name
     record_path = run_dir / "curve.json"
     if record_path.is_file():
         return json.loads(record_path.read_text())
-    over = [f"data.cache={cache}", f"out_dir={run_dir}", f"trainer.max_minutes={minutes}",
-            "trainer.max_steps=10000000", f"trainer.val_every={val_every}",
+    over = [*budget_overrides(cache, run_dir, minutes, val_every),
             *(o.replace("{root}", str(Path(cache).parent)) for o in overrides), *extra]
-    cfg = load_config(Config, CPU / cfg_file, over)
-    resume = (run_dir / "checkpoints" / "last.safetensors").is_file()
-    summary = Trainer(cfg, resume=resume).fit(progress=False)
+    summary = train_resumable(CPU / cfg_file, over)
     record = {"arm": name, "config": f"configs/cpu/{cfg_file}", "overrides": over[4:], "minutes": minutes,
               "history": summary["history"], "best_val_epe_mm": summary["best_epe_mm"], "steps": summary["steps"],
               "environment": environment()}

@@ -260,3 +260,17 @@ def test_two_process_gloo_run(tiny_cache, tmp_path, monkeypatch):
     moved = (flat(one) - flat(init)).norm()
     assert moved > 0.01  # 3 steps of Adam at lr 1e-5 over 1.2 M weights: about 0.024
     assert (flat(rank0) - flat(one)).norm() < 0.1 * moved
+
+
+def test_train_resumable_continues_an_interrupted_run(tiny_cache, tmp_path):
+    """The pipeline's training step (benchmarks' arms): a second call resumes from the last
+    checkpoint instead of starting again."""
+    from handvae.config import resolve_config
+    from handvae.experiments.pipeline import train_resumable
+
+    over = tiny_overrides(tiny_cache, tmp_path / "run", **{"trainer.val_every": 2})
+    first = train_resumable(resolve_config("cpu/s1"), [*over, "trainer.max_steps=2"])
+    assert first["steps"] == 2
+    second = train_resumable(resolve_config("cpu/s1"), [*over, "trainer.max_steps=4"])
+    assert second["steps"] == 4 and [h["step"] for h in second["history"]] == [2, 4]
+    assert second["history"][0] == first["history"][0]  # step 2 carried over, timing included: not trained again

@@ -33,3 +33,22 @@ def prepare_cache(root: Path, cache: Path, crop: int, seed: int = 0, workers: in
                                 workers=workers)  # fmt: skip
             prepare(cfg, cache, overwrite=True, progress=progress)
     return Path(cache)
+
+
+def budget_overrides(cache: Path, run_dir: Path, minutes: float, val_every: int) -> list[str]:
+    """Overrides that train on ``cache`` into ``run_dir`` for ``minutes`` of training time (no step
+    limit), validating every ``val_every`` steps."""
+    return [f"data.cache={cache}", f"out_dir={run_dir}", f"trainer.max_minutes={minutes}",
+            "trainer.max_steps=10000000", f"trainer.val_every={val_every}"]  # fmt: skip
+
+
+def train_resumable(cfg_file: Path, overrides: list[str], progress: bool = False) -> dict:
+    """Train ``cfg_file`` with ``overrides``, resuming from the run folder's last checkpoint when it
+    has one; returns the trainer's summary (steps, best_epe_mm, history, ...)."""
+    from handvae.config import load_config
+    from handvae.schema import Config
+    from handvae.train.trainer import Trainer
+
+    cfg = load_config(Config, cfg_file, overrides)
+    resume = (Path(cfg.out_dir) / "checkpoints" / "last.safetensors").is_file()
+    return Trainer(cfg, resume=resume).fit(progress=progress)
