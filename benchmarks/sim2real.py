@@ -42,6 +42,7 @@ ARMS: dict[str, tuple[tuple[str, ...], int, str, tuple[str, ...]]] = {
     "mesh_128px": ((), 128, "s1.yaml", ()),
     "mesh_s4": ((), 320, "s4.yaml", ()),
     "mesh_color": ((), 320, "s1.yaml", ("data.aug_color=0.3",)),  # + online photometric jitter
+    "mesh_skin_maps": (("skin_maps=true",), 320, "s1.yaml", ()),  # MakeHuman detail + nail maps
 }
 
 

@@ -38,9 +38,10 @@ def backdrop(rng: np.random.Generator, opt, K: np.ndarray, surf: Surface) -> tup
     return bg, depth
 
 
-def _albedo(rng: np.random.Generator, surf: Surface) -> np.ndarray:
+def _albedo(rng: np.random.Generator, surf: Surface, skin_detail: bool = False) -> np.ndarray:
     """Linear albedo ``(N, 3)`` of the covered pixels: skin (palm side lighter), forearm, sleeve,
-    objects, nails, value-noise skin detail."""
+    objects, nails, value-noise skin detail; with ``skin_detail`` also the surface's detail map
+    (creases darken the skin by a random depth)."""
     h, w = surf.depth.shape
     hit = surf.hit
     back, palm = ap.sample_skin(rng)
@@ -58,15 +59,21 @@ def _albedo(rng: np.random.Generator, surf: Surface) -> np.ndarray:
     on = surf.nail[hit][:, None]
     albedo = albedo + (nail_col - albedo) * (0.65 * on)
     tex = ap.value_noise(rng, h, w, w / 24, 3)[hit]
-    return albedo * (1 + 0.14 * (tex - 0.5))[:, None]
+    albedo = albedo * (1 + 0.14 * (tex - 0.5))[:, None]
+    if skin_detail:  # creases and grain: darker where the map is high, on skin only
+        depth = rng.uniform(0.06, 0.18)
+        skin = (mat <= M_ARM)[:, None]
+        albedo = np.where(skin, albedo * np.exp(-depth * surf.detail[hit])[:, None], albedo)
+    return albedo
 
 
 def shade(rng: np.random.Generator, K: np.ndarray, surf: Surface, bg: np.ndarray,
-          p_amplitude_mix: float = 0.5) -> np.ndarray:  # fmt: skip
-    """The final RGB image ``(H, W, 3)`` uint8: lit surface over ``bg``, then camera effects."""
+          p_amplitude_mix: float = 0.5, skin_detail: bool = False) -> np.ndarray:  # fmt: skip
+    """The final RGB image ``(H, W, 3)`` uint8: lit surface over ``bg``, then camera effects;
+    ``skin_detail``: apply the surface's detail map to the skin."""
     w = surf.depth.shape[1]
     hit = surf.hit
-    albedo = _albedo(rng, surf)
+    albedo = _albedo(rng, surf, skin_detail)
     mat = surf.material[hit]
     vv, uu = np.nonzero(hit)
     pts = np.stack([(uu - K[0, 2]) / K[0, 0], (vv - K[1, 2]) / K[1, 1], np.ones(len(mat))], axis=1)

@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
 
 from handvae.errors import UserError
 
@@ -170,3 +171,54 @@ def load_hand_mesh(path: str | Path | None = None) -> HandMesh:
         source_vertex_index=data["source_vertex_index"].astype(np.int32, copy=False),
         source_transform=data["source_transform"].astype(np.float64, copy=False),
     )
+
+
+MAPS_NAME = "hand_maps.npz"
+
+
+@dataclass(frozen=True, eq=False)
+class HandMaps:
+    """The hand's texture maps over a box of its UV space (made by ``tools/extract_hand_maps.py``).
+
+    detail: (H, W) float32, high-passed skin detail (creases, grain) in standard deviations.
+    nail: (H, W) float32 in [0, 1], fingernail coverage.
+    box: (4,) float64 ``(u0, v0, u1, v1)`` the UV rectangle the maps span (v up, OBJ convention).
+    """
+
+    detail: np.ndarray
+    nail: np.ndarray
+    box: np.ndarray
+
+    def sample(self, uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Bilinear ``(detail, nail)``, each ``(N,)``, at texture coordinates ``uv (N, 2)``."""
+        h, w = self.detail.shape
+        u0, v0, u1, v1 = self.box
+        col = (uv[:, 0] - u0) / (u1 - u0) * w - 0.5
+        row = (v1 - uv[:, 1]) / (v1 - v0) * h - 0.5
+        at = np.stack([row, col])
+        return (ndimage.map_coordinates(self.detail, at, order=1, mode="nearest"),
+                ndimage.map_coordinates(self.nail, at, order=1, mode="nearest"))  # fmt: skip
+
+
+def load_hand_maps(path: str | Path | None = None) -> HandMaps:
+    """Load the texture maps from ``path`` (default: the packaged asset next to the mesh).
+
+    Raises :class:`MeshAssetError` naming the file if it is missing, unreadable or malformed."""
+    p = Path(path) if path is not None else asset_path().with_name(MAPS_NAME)
+    hint = " (regenerate it with tools/extract_hand_maps.py)"
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise MeshAssetError(f"hand texture maps {p} not found{hint}") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise MeshAssetError(f"hand texture maps {p} is not a readable npz: {e}{hint}") from None
+    missing = {"detail", "detail_scale", "nail", "box"} - set(data)
+    if missing:
+        raise MeshAssetError(f"hand texture maps {p} lack {sorted(missing)}{hint}")
+    detail, nail, box = data["detail"], data["nail"], data["box"]
+    if detail.ndim != 2 or nail.shape != detail.shape or box.shape != (4,):
+        raise MeshAssetError(f"hand texture maps {p}: detail {detail.shape}, nail {nail.shape}, box {box.shape}; "
+                             "expected two equal (H, W) maps and a (4,) box" + hint)  # fmt: skip
+    return HandMaps(detail=detail.astype(np.float32) / float(data["detail_scale"]),
+                    nail=nail.astype(np.float32) / 255.0, box=box.astype(np.float64))  # fmt: skip

@@ -28,7 +28,7 @@ import numpy as np
 
 from handvae.skeleton import finger_joints
 from handvae.synth.hand import DEFAULT_RADII, HandProportions, PosedHand, forward_kinematics
-from handvae.synth.mesh_asset import HandMesh, load_hand_mesh
+from handvae.synth.mesh_asset import HandMaps, HandMesh, load_hand_maps, load_hand_mesh
 from handvae.synth.rasterize import vertex_normals
 
 DEFAULT_PALM_THICKNESS = 14.5  # hand.py's default palm half-thickness, mm
@@ -151,6 +151,12 @@ def default_rig() -> MeshRig:
     return build_rig(load_hand_mesh())
 
 
+@lru_cache(maxsize=1)
+def hand_maps() -> HandMaps:
+    """The packaged skin detail and fingernail maps (loaded once per process)."""
+    return load_hand_maps()
+
+
 def bone_transforms(rig: MeshRig, local: PosedHand) -> tuple[np.ndarray, np.ndarray]:
     """Per-bone affine maps ``A (B, 3, 3)``, ``t (B, 3)`` (rest mesh -> posed, right-hand local
     frame mm) that carry the mesh's skeleton onto ``local`` (a hand posed with no rotation,
@@ -199,9 +205,15 @@ def pose_mesh(rig: MeshRig, hand: PosedHand, local: PosedHand) -> tuple[np.ndarr
     posed = np.einsum("vij,vj->vi", M, v) + w @ t
     cam = posed @ hand.linear.T + hand.translation
     faces = rig.mesh.faces
-    if np.linalg.det(hand.linear) < 0:
+    if is_mirrored(hand):
         faces = faces[:, ::-1]
     return cam, faces
+
+
+def is_mirrored(hand: PosedHand) -> bool:
+    """Whether ``hand`` mirrors the right-hand mesh (a left hand): :func:`pose_mesh` then reverses
+    every face's corner order, and per-corner data (texture coordinates) must follow."""
+    return bool(np.linalg.det(hand.linear) < 0)
 
 
 def local_pose(prop: HandProportions, angles: np.ndarray, wrist_angles: np.ndarray | None) -> PosedHand:

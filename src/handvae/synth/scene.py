@@ -16,7 +16,7 @@ import numpy as np
 from handvae.skeleton import NUM_JOINTS, finger_joints
 from handvae.synth.compose import backdrop, joint_visibility, shade
 from handvae.synth.hand import PosedHand, forward_kinematics, sample_proportions
-from handvae.synth.mesh_hand import default_rig, joint_radius, local_pose, pose_mesh
+from handvae.synth.mesh_hand import default_rig, hand_maps, is_mirrored, joint_radius, local_pose, pose_mesh
 from handvae.synth.poses import GRASPS, sample_orientation, sample_pose, sample_wrist
 from handvae.synth.rasterize import rasterize, vertex_normals
 from handvae.synth.render import Primitives, render
@@ -60,6 +60,7 @@ class SceneOptions:
     p_natural_background: float = 0.7  # photographic backgrounds (scikit-image), else procedural
     p_dead_leaves: float = 0.0  # share of dead-leaves clutter among procedural backgrounds
     p_amplitude_mix: float = 0.5  # amplitude-spectrum mixing with a natural image
+    skin_maps: bool = False  # mesh hand: MakeHuman's skin detail (creases) and fingernail maps
 
 
 @dataclass
@@ -207,9 +208,9 @@ def make_scene(rng: np.random.Generator, opt: SceneOptions) -> SceneSample:
         prims, attr = pr.arrays()
         surf = capsule_surface(render(prims, K, w, h), prims, attr, K)
     if opt.hand_model == "mesh":
-        surf = merge(surf, _mesh_hands(hands, poses, sides, K, w, h, opt.forearm))
+        surf = merge(surf, _mesh_hands(hands, poses, sides, K, w, h, opt.forearm, opt.skin_maps))
     bg, depth = backdrop(rng, opt, K, surf)
-    rgb = shade(rng, K, surf, bg, opt.p_amplitude_mix)
+    rgb = shade(rng, K, surf, bg, opt.p_amplitude_mix, opt.skin_maps and opt.hand_model == "mesh")
     joints = np.zeros((2 * NUM_JOINTS, 3))
     jrad = np.zeros(2 * NUM_JOINTS)
     for side, hand in hands.items():
@@ -289,16 +290,21 @@ def _scene_prims(rng, opt: SceneOptions, hands, prop, sides, families) -> tuple[
     return pr, radii
 
 
-def _mesh_hands(hands, poses, order, K, w, h, forearm: bool = True) -> Surface:
-    """Rasterise both mesh hands (with forearms unless ``forearm`` is False) into one surface."""
+def _mesh_hands(hands, poses, order, K, w, h, forearm: bool = True, skin_maps: bool = False) -> Surface:
+    """Rasterise both mesh hands (with forearms unless ``forearm`` is False) into one surface;
+    ``skin_maps``: skin detail and nails from the texture maps."""
     rig = default_rig()
     verts, faces, normals, attr = [], [], [], {k: [] for k in ("label", "material", "owner", "palmar", "nail")}
+    face_uv = []
     offset = 0
     part = rig.mesh.part.astype(np.int16)
     for owner, side in enumerate(order):
         v, f = pose_mesh(rig, hands[side], local_pose(*poses[side]))
+        uv = rig.mesh.face_uv[:, ::-1] if is_mirrored(hands[side]) else rig.mesh.face_uv
         if not forearm:  # keep the faces that touch the hand: the mesh ends at the wrist
-            f = f[np.any(part[f] != M_ARM_PART, axis=1)]
+            keep = np.any(part[f] != M_ARM_PART, axis=1)
+            f, uv = f[keep], uv[keep]
+        face_uv.append(uv)
         verts.append(v)
         faces.append(f + offset)
         normals.append(vertex_normals(v, f))
@@ -311,4 +317,7 @@ def _mesh_hands(hands, poses, order, K, w, h, forearm: bool = True) -> Surface:
         attr["nail"].append(rig.nail)
     v, f = np.concatenate(verts), np.concatenate(faces)
     buf = rasterize(v, f, K, w, h)
-    return mesh_surface(buf, f, np.concatenate(normals), {k: np.concatenate(x) for k, x in attr.items()})
+    vertex = {k: np.concatenate(x) for k, x in attr.items()}
+    if not skin_maps:
+        return mesh_surface(buf, f, np.concatenate(normals), vertex)
+    return mesh_surface(buf, f, np.concatenate(normals), vertex, hand_maps(), np.concatenate(face_uv))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from handvae.skeleton import NUM_JOINTS
+from handvae.synth.mesh_asset import HandMaps
 from handvae.synth.rasterize import MeshBuffers
 from handvae.synth.render import GeometryBuffers
 
@@ -28,7 +29,8 @@ class Surface:
     """``depth (H, W)`` camera z mm (inf: nothing); ``label (H, W)`` uint8 RHD mask label;
     ``material (H, W)`` int16 (scene.M_* codes, -1 nothing); ``owner (H, W)`` int16 (0 main hand,
     1 other hand, -1 none); ``normal (H, W, 3)`` unit, camera frame; ``palmar (H, W)`` in [0, 1]:
-    palm-side skin weight; ``nail (H, W)`` in [0, 1]: fingernail weight."""
+    palm-side skin weight; ``nail (H, W)`` in [0, 1]: fingernail weight; ``detail (H, W)``: skin
+    detail (creases, grain) in standard deviations, 0 where there is none."""
 
     depth: np.ndarray
     label: np.ndarray
@@ -37,6 +39,7 @@ class Surface:
     normal: np.ndarray
     palmar: np.ndarray
     nail: np.ndarray
+    detail: np.ndarray
 
     @property
     def hit(self) -> np.ndarray:
@@ -52,6 +55,7 @@ def empty_surface(height: int, width: int) -> Surface:
         normal=np.zeros((height, width, 3)),
         palmar=np.zeros((height, width)),
         nail=np.zeros((height, width)),
+        detail=np.zeros((height, width)),
     )
 
 
@@ -88,10 +92,13 @@ def capsule_surface(geo: GeometryBuffers, prims, attr: dict, K: np.ndarray) -> S
     return s
 
 
-def mesh_surface(buf: MeshBuffers, faces: np.ndarray, normals: np.ndarray, vertex: dict) -> Surface:
+def mesh_surface(buf: MeshBuffers, faces: np.ndarray, normals: np.ndarray, vertex: dict,
+                 maps: HandMaps | None = None, face_uv: np.ndarray | None = None) -> Surface:  # fmt: skip
     """Surface of a rasterised mesh. ``faces (F, 3)`` as rasterised; ``normals (V, 3)`` camera-frame
     vertex normals; ``vertex``: per-vertex ``label``, ``material``, ``owner`` (taken from the corner
-    nearest the pixel) and ``palmar``, ``nail`` (interpolated)."""
+    nearest the pixel) and ``palmar``, ``nail`` (interpolated). With texture ``maps`` and the faces'
+    ``face_uv (F, 3, 2)`` (corners in the order of ``faces``), skin detail and nails come from the
+    maps at each pixel's interpolated texture coordinate instead."""
     h, w = buf.depth.shape
     s = empty_surface(h, w)
     hit = buf.face >= 0
@@ -106,7 +113,10 @@ def mesh_surface(buf: MeshBuffers, faces: np.ndarray, normals: np.ndarray, verte
     n = buf.interpolate(normals[faces])
     s.normal[hit] = n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
     s.palmar[hit] = buf.interpolate(vertex["palmar"][faces][..., None])[:, 0]
-    s.nail[hit] = buf.interpolate(vertex["nail"][faces][..., None])[:, 0]
+    if maps is None or face_uv is None:
+        s.nail[hit] = buf.interpolate(vertex["nail"][faces][..., None])[:, 0]
+    else:
+        s.detail[hit], s.nail[hit] = maps.sample(buf.interpolate(face_uv))
     return s
 
 
@@ -114,7 +124,7 @@ def merge(a: Surface, b: Surface) -> Surface:
     """Per pixel, the nearer of two surfaces."""
     take_b = b.depth < a.depth
     out = {}
-    for name in ("depth", "label", "material", "owner", "normal", "palmar", "nail"):
+    for name in ("depth", "label", "material", "owner", "normal", "palmar", "nail", "detail"):
         x, y = getattr(a, name), getattr(b, name)
         m = take_b if x.ndim == 2 else take_b[..., None]
         out[name] = np.where(m, y, x)
