@@ -43,6 +43,7 @@ ARMS: dict[str, tuple[tuple[str, ...], int, str, tuple[str, ...]]] = {
     "mesh_s4": ((), 320, "s4.yaml", ()),
     "mesh_color": ((), 320, "s1.yaml", ("data.aug_color=0.3",)),  # + online photometric jitter
     "mesh_skin_maps": (("skin_maps=true",), 320, "s1.yaml", ()),  # MakeHuman detail + nail maps
+    "mesh_random_texture": (("p_random_texture=0.3",), 320, "s1.yaml", ()),  # hands painted at random
 }
 
 

@@ -80,9 +80,10 @@ def test_nails_land_on_the_distal_phalanges_of_the_back_of_the_hand():
     assert distal[nail].mean() > 0.9
 
 
-def test_skin_maps_change_the_appearance_only():
+@pytest.mark.parametrize("option", [{"skin_maps": True}, {"p_random_texture": 1.0}])
+def test_appearance_options_change_the_appearance_only(option):
     base = make_scene(np.random.default_rng(5), SceneOptions(width=128, height=128))
-    maps = make_scene(np.random.default_rng(5), SceneOptions(width=128, height=128, skin_maps=True))
+    maps = make_scene(np.random.default_rng(5), SceneOptions(width=128, height=128, **option))
     for name in ("mask", "depth_mm", "joints_mm", "uv", "visible"):
         np.testing.assert_array_equal(getattr(base, name), getattr(maps, name))
     assert np.abs(base.rgb.astype(int) - maps.rgb.astype(int)).mean() > 0.5

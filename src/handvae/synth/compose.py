@@ -38,10 +38,13 @@ def backdrop(rng: np.random.Generator, opt, K: np.ndarray, surf: Surface) -> tup
     return bg, depth
 
 
-def _albedo(rng: np.random.Generator, surf: Surface, skin_detail: bool = False) -> np.ndarray:
+def _albedo(rng: np.random.Generator, surf: Surface, skin_detail: bool = False,
+            p_random_texture: float = 0.0) -> np.ndarray:  # fmt: skip
     """Linear albedo ``(N, 3)`` of the covered pixels: skin (palm side lighter), forearm, sleeve,
     objects, nails, value-noise skin detail; with ``skin_detail`` also the surface's detail map
-    (creases darken the skin by a random depth)."""
+    (creases darken the skin by a random depth); with probability ``p_random_texture`` the skin
+    (hands and forearms) is painted with a random procedural texture instead (domain
+    randomisation: the network must read the hand's shape and shading, not its colour)."""
     h, w = surf.depth.shape
     hit = surf.hit
     back, palm = ap.sample_skin(rng)
@@ -64,16 +67,20 @@ def _albedo(rng: np.random.Generator, surf: Surface, skin_detail: bool = False) 
         depth = rng.uniform(0.06, 0.18)
         skin = (mat <= M_ARM)[:, None]
         albedo = np.where(skin, albedo * np.exp(-depth * surf.detail[hit])[:, None], albedo)
+    if p_random_texture > 0 and rng.random() < p_random_texture:
+        paint = ap.procedural_background(rng, h, w)[hit].astype(np.float64) ** 2.2
+        albedo = np.where((mat <= M_ARM)[:, None], paint, albedo)
     return albedo
 
 
 def shade(rng: np.random.Generator, K: np.ndarray, surf: Surface, bg: np.ndarray,
-          p_amplitude_mix: float = 0.5, skin_detail: bool = False) -> np.ndarray:  # fmt: skip
+          p_amplitude_mix: float = 0.5, skin_detail: bool = False,
+          p_random_texture: float = 0.0) -> np.ndarray:  # fmt: skip
     """The final RGB image ``(H, W, 3)`` uint8: lit surface over ``bg``, then camera effects;
-    ``skin_detail``: apply the surface's detail map to the skin."""
+    ``skin_detail``, ``p_random_texture``: see :func:`_albedo`."""
     w = surf.depth.shape[1]
     hit = surf.hit
-    albedo = _albedo(rng, surf, skin_detail)
+    albedo = _albedo(rng, surf, skin_detail, p_random_texture)
     mat = surf.material[hit]
     vv, uu = np.nonzero(hit)
     pts = np.stack([(uu - K[0, 2]) / K[0, 0], (vv - K[1, 2]) / K[1, 1], np.ones(len(mat))], axis=1)

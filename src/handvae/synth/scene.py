@@ -61,6 +61,7 @@ class SceneOptions:
     p_dead_leaves: float = 0.0  # share of dead-leaves clutter among procedural backgrounds
     p_amplitude_mix: float = 0.5  # amplitude-spectrum mixing with a natural image
     skin_maps: bool = False  # mesh hand: MakeHuman's skin detail (creases) and fingernail maps
+    p_random_texture: float = 0.0  # skin painted with a random procedural texture (domain randomisation)
 
 
 @dataclass
@@ -210,7 +211,7 @@ def make_scene(rng: np.random.Generator, opt: SceneOptions) -> SceneSample:
     if opt.hand_model == "mesh":
         surf = merge(surf, _mesh_hands(hands, poses, sides, K, w, h, opt.forearm, opt.skin_maps))
     bg, depth = backdrop(rng, opt, K, surf)
-    rgb = shade(rng, K, surf, bg, opt.p_amplitude_mix, opt.skin_maps and opt.hand_model == "mesh")
+    rgb = shade(rng, K, surf, bg, opt.p_amplitude_mix, opt.skin_maps and opt.hand_model == "mesh", opt.p_random_texture)
     joints = np.zeros((2 * NUM_JOINTS, 3))
     jrad = np.zeros(2 * NUM_JOINTS)
     for side, hand in hands.items():
