@@ -138,3 +138,14 @@ def test_dead_leaves_cover_the_image_with_many_occluding_discs():
     assert counts.max() < 0.3 * img.shape[0] * img.shape[1]  # no single leaf (or the fill) dominates
     flat = dead_leaves(np.random.default_rng(0), 16, 16, n=0)
     assert len(np.unique(flat.reshape(-1, 3), axis=0)) == 1  # no disc: only the farthest leaf
+
+
+@pytest.mark.parametrize(("index", "cleared"), [(18063, ["objects"]), (29308, ["objects", "other hand"])])
+def test_the_main_hand_is_never_hidden_entirely(index, cleared):
+    # two scenes of the default world (seed 0) whose main hand was hidden before: by an occluder in
+    # front, and by the other hand's forearm; both are cleared away and the main hand shows
+    s = make_sample(0, "train", index, SceneOptions())
+    assert s.info["cleared"] == cleared
+    base = 18 if s.main_side == "right" else 2
+    assert np.sum((s.mask >= base) & (s.mask <= base + 15)) > 1000
+    assert s.visible[(0 if s.main_side == "left" else 21) :][:21].sum() >= 5

@@ -204,12 +204,7 @@ def make_scene(rng: np.random.Generator, opt: SceneOptions) -> SceneSample:
     prop = sample_proportions(rng)
     hands, poses, families = _pose_hands(rng, opt, K, prop, sides)
     pr, radii = _scene_prims(rng, opt, hands, prop, sides, families)
-    surf = empty_surface(h, w)
-    if pr.rows:
-        prims, attr = pr.arrays()
-        surf = capsule_surface(render(prims, K, w, h), prims, attr, K)
-    if opt.hand_model == "mesh":
-        surf = merge(surf, _mesh_hands(hands, poses, sides, K, w, h, opt.forearm, opt.skin_maps))
+    surf, cleared = _reveal_main_hand(pr, hands, poses, sides, K, opt)
     bg, depth = backdrop(rng, opt, K, surf)
     rgb = shade(rng, K, surf, bg, opt.p_amplitude_mix, opt.skin_maps and opt.hand_model == "mesh", opt.p_random_texture)
     joints = np.zeros((2 * NUM_JOINTS, 3))
@@ -220,8 +215,42 @@ def make_scene(rng: np.random.Generator, opt: SceneOptions) -> SceneSample:
     uv, visible = joint_visibility(surf, K, joints, jrad, main_side)
     return SceneSample(
         rgb=rgb, depth_mm=depth, mask=surf.label.copy(), K=K, joints_mm=joints, uv=uv, visible=visible,
-        joint_radius_mm=jrad, main_side=main_side, info={"families": families},
+        joint_radius_mm=jrad, main_side=main_side, info={"families": families, "cleared": cleared},
     )  # fmt: skip
+
+
+def _surface(pr: _Prims, hands, poses, sides, K, opt: SceneOptions) -> Surface:
+    """The scene's surface: ray-cast primitives (capsule hands, objects, sleeves) and, for the mesh
+    hand model, the rasterised hands merged by depth."""
+    w, h = opt.width, opt.height
+    surf = empty_surface(h, w)
+    if pr.rows:
+        prims, attr = pr.arrays()
+        surf = capsule_surface(render(prims, K, w, h), prims, attr, K)
+    if opt.hand_model == "mesh":
+        surf = merge(surf, _mesh_hands(hands, poses, sides, K, w, h, opt.forearm, opt.skin_maps))
+    return surf
+
+
+def _reveal_main_hand(pr: _Prims, hands, poses, sides, K, opt: SceneOptions) -> tuple[Surface, list[str]]:
+    """The scene's surface, and what was taken away so that the main hand (``sides[0]``) shows at
+    all: when nothing of it is in sight, first the objects and occluders, then the other hand (its
+    forearm or sleeve can cover the main hand). Removes rows of ``pr``; draws nothing random."""
+    surf, cleared = _surface(pr, hands, poses, sides, K, opt), []
+    steps = (("objects", lambda r: r[5] < M_OBJECT, sides), ("other hand", lambda r: r[8] != 1, sides[:1]))
+    for what, keep, order in steps:
+        if _shows(surf, sides[0]):
+            break
+        pr.rows = [row for row in pr.rows if keep(row)]
+        surf = _surface(pr, hands, poses, order, K, opt)
+        cleared.append(what)
+    return surf, cleared
+
+
+def _shows(surf: Surface, side: str) -> bool:
+    """Whether any pixel shows the hand of ``side`` (its 16 RHD mask labels)."""
+    base = LABEL_BASE[side]
+    return bool(np.any((surf.label >= base) & (surf.label < base + 16)))
 
 
 def _pose_hands(rng, opt: SceneOptions, K, prop, sides) -> tuple[dict, dict, dict]:
