@@ -394,8 +394,6 @@ def fixed_open_hand_pa_epe(gt_mm: np.ndarray) -> float:
 
 @pytest.mark.skipif(not SHIPPED or not (REALDEV / "annotations.npz").is_file(),
                     reason="needs shipped weights and the real development set beside the repository")
-@pytest.mark.xfail(strict=True, reason="the interim s4 (docs/MODELS.md) scores PA-EPE 23.95 mm on realdev, not "
-                   "clear of a fixed open hand; this test passes, and must be un-marked, once a model transfers")
 def test_released_s4_beats_a_fixed_open_hand_on_real_photos(tmp_path):
     assert main(["prepare", "realdev", str(REALDEV), "--out", str(tmp_path / "rd"), "--split", "test",
                  "--size", "128"]) == 0  # fmt: skip
