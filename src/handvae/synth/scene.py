@@ -235,7 +235,8 @@ def _surface(pr: _Prims, hands, poses, sides, K, opt: SceneOptions) -> Surface:
 def _reveal_main_hand(pr: _Prims, hands, poses, sides, K, opt: SceneOptions) -> tuple[Surface, list[str]]:
     """The scene's surface, and what was taken away so that the main hand (``sides[0]``) shows at
     all: when nothing of it is in sight, first the objects and occluders, then the other hand (its
-    forearm or sleeve can cover the main hand). Removes rows of ``pr``; draws nothing random."""
+    forearm or sleeve can cover the main hand). Removes rows of ``pr`` (a row's [5] is its material,
+    [8] its owner: 0 main hand, 1 other hand); draws nothing random."""
     surf, cleared = _surface(pr, hands, poses, sides, K, opt), []
     steps = (("objects", lambda r: r[5] < M_OBJECT, sides), ("other hand", lambda r: r[8] != 1, sides[:1]))
     for what, keep, order in steps:
