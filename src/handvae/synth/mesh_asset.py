@@ -137,6 +137,18 @@ def _check_arrays(data: dict[str, np.ndarray], bad) -> None:
         raise bad(f"face indices outside 0..{nv - 1}")
 
 
+def _read_npz(p: Path, what: str, hint: str) -> dict[str, np.ndarray]:
+    """All arrays of the npz ``p`` (no pickles); :class:`MeshAssetError` naming ``what`` and the file
+    if it is missing or unreadable."""
+    if not p.is_file():
+        raise MeshAssetError(f"{what} {p} not found{hint}")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise MeshAssetError(f"{what} {p} is not a readable npz: {e}{hint}") from None
+
+
 def load_hand_mesh(path: str | Path | None = None) -> HandMesh:
     """Load the hand mesh from ``path`` (default: the packaged asset, :func:`asset_path`).
 
@@ -145,13 +157,7 @@ def load_hand_mesh(path: str | Path | None = None) -> HandMesh:
     """
     p = Path(path) if path is not None else asset_path()
     hint = " (regenerate it with tools/extract_hand_mesh.py)"
-    if not p.is_file():
-        raise MeshAssetError(f"hand mesh asset {p} not found{hint}")
-    try:
-        with np.load(p, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise MeshAssetError(f"hand mesh asset {p} is not a readable npz: {e}{hint}") from None
+    data = _read_npz(p, "hand mesh asset", hint)
 
     def bad(msg: str) -> MeshAssetError:
         return MeshAssetError(f"hand mesh asset {p} is malformed: {msg}{hint}")
@@ -206,13 +212,7 @@ def load_hand_maps(path: str | Path | None = None) -> HandMaps:
     Raises :class:`MeshAssetError` naming the file if it is missing, unreadable or malformed."""
     p = Path(path) if path is not None else asset_path().with_name(MAPS_NAME)
     hint = " (regenerate it with tools/extract_hand_maps.py)"
-    try:
-        with np.load(p, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise MeshAssetError(f"hand texture maps {p} not found{hint}") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise MeshAssetError(f"hand texture maps {p} is not a readable npz: {e}{hint}") from None
+    data = _read_npz(p, "hand texture maps", hint)
     missing = {"detail", "detail_scale", "nail", "box"} - set(data)
     if missing:
         raise MeshAssetError(f"hand texture maps {p} lack {sorted(missing)}{hint}")
