@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 HAND_SCORES = ("confidence", "kl", "stability")  # handvae.predict.handedness.SCORES, without importing torch here
-DEFAULT_SCORE = "confidence"
+DEFAULT_SCORE = "stability"  # chosen on a synthetic selection split (docs/MODELS.md)
 HELP = "predict 3D hand poses on your own photos (JSON, skeleton overlay, 3D plot)"
 
 
