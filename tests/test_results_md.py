@@ -66,3 +66,21 @@ def test_render_seed_spread_and_the_quarter_labels_verdict(tmp_path):
     assert "S4 vs S1 over the seeds: +28.6% lower mean EPE" in text
     assert "| S4 (RC2CHP, PoE), lambda_cloud 0.01 | 28.50 | 27.50 | 0.500 | 12 |" in text
     assert "semi-supervised RC2CHP (39.00 mm, 2 steps) beats fully supervised S1 (40.00 mm, 3 steps)" in text
+
+
+def test_render_states_how_checkpoints_were_chosen(tmp_path):
+    results = _results([40.0, 36.0, 34.0, 30.0])
+    path, out = tmp_path / "results.json", tmp_path / "RESULTS.md"
+    path.write_text(json.dumps(results))
+    main([str(path), "--out", str(out)])
+    assert "model selection: not recorded" in out.read_text()  # rows written before they carried it
+    for row in results["table1"]:
+        row.update(val_split="holdout", val_holdout=500)
+    path.write_text(json.dumps(results))
+    main([str(path), "--out", str(out)])
+    text = out.read_text()
+    assert "validation EPE on the last 500 samples of the training split, held out from training;" in text
+    results["table1"][0].update(val_split="test", val_holdout=None)  # one run selected on test: said, not hidden
+    path.write_text(json.dumps(results))
+    main([str(path), "--out", str(out)])
+    assert "held out from training / the `test` split;" in out.read_text()

@@ -19,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=["cpu", "paper"], default="cpu", help="configs/cpu/* (CPU) or configs/*")
     p.add_argument("--train", type=int, default=10000, help="synthetic training samples (default 10000)")
     p.add_argument("--test", type=int, default=500, help="synthetic test samples (default 500)")
-    p.add_argument("--steps", type=int, default=1200, help="training steps per Table 1 row (default 1200)")
+    p.add_argument("--steps", type=int, default=4000, help="training steps per Table 1 row (default 4000)")
     p.add_argument("--weak-steps", type=int, default=400, help="training steps per weak-supervision run (default 400)")
     p.add_argument("--weak", default="0.05,0.1,0.25,0.5,1.0", help="labelled fractions, comma-separated")
     p.add_argument(
@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         nargs="*",
         default=None,
         metavar="KEY=VALUE",
-        help="config overrides for every run (default: data.augment=false, the CPU benchmark's)",
+        help="config overrides for every run (default: none, the CPU presets as they are)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)

@@ -54,10 +54,11 @@ CLOUD_WEIGHT = [  # (row name, config file, overrides)
 ]
 
 
-# The CPU benchmark trains every run without online augmentation: at 1,200 steps (about 4 epochs of the
-# 10,000 samples) augmentation only slows the fit (S1 measured 45.8 mm without against 48.0 mm with, against
-# a 52-54 mm mean-pose floor). The paper's augmentation stays in every config; this is the benchmark's choice.
-BENCHMARK_OVERRIDES = ("data.augment=false",)
+# Overrides applied to every run of the benchmark: none, the CPU presets as they are (online augmentation
+# on). At the old budget of 1,200 steps (about 4 epochs of the 10,000 samples) augmentation only slowed the
+# fit (S1 45.8 mm without, 48.0 with); at 4,000 steps (about 13 epochs) S1 without it stops improving after
+# about 10 epochs (docs/LEARNING.md, time to accuracy), so the benchmark now keeps it.
+BENCHMARK_OVERRIDES: tuple[str, ...] = ()
 
 
 @dataclass
@@ -69,7 +70,7 @@ class ReproduceSettings:
     train: int = 10000
     test: int = 500
     image_size: int = 320  # RHD's size; 128 px renders leave the hand a few dozen pixels (docs/LEARNING.md)
-    steps: int = 1200
+    steps: int = 4000  # where S1 is well clear of the mean-pose floor (docs/LEARNING.md)
     weak_steps: int = 400
     seed: int = 0
     workers: int = 2
@@ -121,8 +122,8 @@ def train_and_evaluate(name: str, cfg_file: Path, overrides: list[str], run_dir:
     from handvae.train.trainer import Trainer
 
     done = run_dir / "eval" / "metrics.json"
+    cfg = load_config(Config, cfg_file, [f"data.cache={cache}", f"out_dir={run_dir}", *overrides])
     if not done.is_file():
-        cfg = load_config(Config, cfg_file, [f"data.cache={cache}", f"out_dir={run_dir}", *overrides])
         t = time.perf_counter()
         Trainer(cfg).fit(progress=False)
         train_s = time.perf_counter() - t
@@ -142,6 +143,9 @@ def train_and_evaluate(name: str, cfg_file: Path, overrides: list[str], run_dir:
         "protocol": ours["protocol"],
         "baseline_mean_epe_mm": metrics[BASELINE]["mean_epe_mm"],
         "train_seconds": float((run_dir / "eval" / "train_seconds.txt").read_text()),
+        # model selection: the best checkpoint by validation EPE on this split (never the test split)
+        "val_split": cfg.data.val_split,
+        "val_holdout": cfg.data.val_holdout if cfg.data.val_split == "holdout" else None,
     }
 
 

@@ -80,6 +80,21 @@ def _seed_lines(seeds: list[dict]) -> list[str]:
     return lines
 
 
+def _selection_lines(rows: list[dict]) -> list[str]:
+    """How each run's checkpoint was chosen, from the rows (results written before rows carried it: unknown)."""
+    kinds = sorted({(r.get("val_split"), r.get("val_holdout")) for r in rows}, key=str)
+    if not rows or any(split is None for split, _ in kinds):
+        return ["- model selection: not recorded (results written before the validation-split protocol)"]
+    described = [
+        f"the last {n} samples of the training split, held out from training" if split == "holdout" and n
+        else f"the `{split}` split" for split, n in kinds
+    ]  # fmt: skip
+    return [
+        f"- model selection: each run's best checkpoint by validation EPE on {' / '.join(described)}; "
+        "the test split is scored once per run, with that checkpoint"
+    ]
+
+
 def _table1_lines(rows: list[dict], out: Path) -> list[str]:
     """Table 1, the S4-vs-S1 verdict and the PCK plot (written beside ``out``)."""
     lines: list[str] = []
@@ -192,6 +207,7 @@ def render(results: dict, speed: str | None, out: Path) -> str:
         f"batch 32 per Table 1 row, {settings['weak_steps']} per weak-supervision run",
         f"- overrides on every run: {', '.join(f'`{o}`' for o in settings.get('overrides') or []) or 'none'}",
     ]
+    lines += _selection_lines(rows)
     if "train_seconds_sum" in results:
         lines.append(f"- training time of all runs together: {results['train_seconds_sum'] / 60:.1f} min")
     lines += _table1_lines(rows, out)
