@@ -53,9 +53,9 @@ def transform(name: str, crop: np.ndarray) -> np.ndarray:
 
 
 def probe(model, cfg, split_dir: Path, names: tuple[str, ...]) -> None:
-    import torch
 
     from handvae.data.cache import open_split
+    from handvae.data.rgb import rgb_input
     from handvae.eval.metrics import Protocol
     from handvae.eval.scoring import score, to_mm
 
@@ -69,7 +69,7 @@ def probe(model, cfg, split_dir: Path, names: tuple[str, ...]) -> None:
         x = np.stack([transform(name, im) for im in images])
         preds = []
         for i in range(0, len(x), 64):
-            t = torch.from_numpy(x[i : i + 64]).permute(0, 3, 1, 2).float().div(255.0)
+            t = rgb_input(x[i : i + 64])
             preds.append(model.predict_pose(t).double().numpy())
         pred = np.concatenate(preds)
         r = score(to_mm(pred, a, np.arange(len(x))), gt, vis, protocol, pa=True)

@@ -47,6 +47,7 @@ print(json.dumps({"median_ms": median, "found": found, "runs": runs, "version": 
 def handvae_latency(args: argparse.Namespace, images: list[Path]) -> dict[str, float]:
     from PIL import Image
 
+    from handvae.data.rgb import rgb_input
     from handvae.export import PosePath, export_onnx, ort_session
     from handvae.models.load import load_model
     from handvae.models.released import load_released_file, released_path
@@ -57,7 +58,7 @@ def handvae_latency(args: argparse.Namespace, images: list[Path]) -> dict[str, f
         model, cfg, _ = load_released_file(released_path(args.model))
     size = int(cfg.data.crop_size)
     crops = [np.array(Image.open(p).convert("RGB").resize((size, size))) for p in images]
-    batch = [torch.from_numpy(c).permute(2, 0, 1)[None].float().div(255.0) for c in crops]
+    batch = [rgb_input(c) for c in crops]
     path = PosePath(model.float().eval()).eval()
     it = iter(range(10**9))
     with torch.no_grad():

@@ -28,6 +28,7 @@ import torch
 
 from handvae.data import augment as aug
 from handvae.data.cache import open_split, read_manifest
+from handvae.data.rgb import rgb_input
 from handvae.errors import UserError
 from handvae.modalities import MODALITIES
 
@@ -233,7 +234,7 @@ def assemble(
     if "R" in modalities or "D" in modalities:
         chans = []
         if "R" in modalities:
-            chans.append(raw["image"].permute(0, 3, 1, 2).float().div_(255.0))
+            chans.append(rgb_input(raw["image"]))
         if "D" in modalities:
             chans.append(raw["depth"].float()[:, None] - 1.0)  # background 1 -> 0 so the warp pads with it
         img = torch.cat(chans, 1)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from handvae.data.cache import open_split
+from handvae.data.rgb import rgb_input
 from handvae.errors import UserError
 from handvae.eval import plot3d
 from handvae.files import atomic_write_text
@@ -86,8 +87,7 @@ def _load_split(cache: Path, split: str, crop_size: int, ckpt: Path) -> tuple[Pa
 
 
 def _rgb(arrays: dict, idx: np.ndarray, device) -> torch.Tensor:
-    img = torch.from_numpy(np.asarray(arrays["image"][idx]))
-    return img.permute(0, 3, 1, 2).float().div_(255.0).to(device)
+    return rgb_input(np.asarray(arrays["image"][idx])).to(device)
 
 
 def choose_samples(count: int, n: int, pairs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

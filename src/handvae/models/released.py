@@ -38,6 +38,7 @@ from safetensors import safe_open
 
 from handvae.checkpoint import read_safetensors
 from handvae.config import ConfigError, config_from_dict
+from handvae.data.rgb import rgb_input
 from handvae.errors import UserError
 from handvae.schema import Config
 
@@ -108,7 +109,7 @@ def reference_images(size: int) -> np.ndarray:
 
 def reference_input(size: int) -> torch.Tensor:
     """:func:`reference_images` as the model sees them: ``(2, 3, S, S)`` float32 in [0, 1] (``/ 255``)."""
-    return torch.from_numpy(reference_images(size)).permute(0, 3, 1, 2).float().div(255.0)
+    return rgb_input(reference_images(size))
 
 
 REFERENCE_DESCRIPTION = ("handvae.models.released.reference_input(crop_size): two sine-pattern images, "

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from handvae.data.augment import identity_params, rotation_z, warp
+from handvae.data.rgb import rgb_input
 from handvae.errors import UserError
 from handvae.models.latent import kl_to_standard_normal
 
@@ -53,11 +54,6 @@ class HandChoice:
     def as_dict(self) -> dict:
         """JSON-able summary (no poses)."""
         return {"chosen": self.hand, "score": self.score, "scores": {k: float(v) for k, v in self.scores.items()}}
-
-
-def to_input(pixels: np.ndarray) -> torch.Tensor:
-    """``(S, S, 3) uint8`` -> ``(1, 3, S, S)`` float32 in [0, 1], as training crops are fed."""
-    return torch.from_numpy(np.array(pixels, dtype=np.uint8)).permute(2, 0, 1)[None].float().div(255.0)
 
 
 def _rotated(rgb: torch.Tensor, degrees: float) -> torch.Tensor:
@@ -84,7 +80,7 @@ def view_score(model: torch.nn.Module, pixels: np.ndarray, score: str = DEFAULT_
     """``(pose (21, 3) float64 normalised units, plausibility)`` of the crop ``pixels (S, S, 3) uint8`` as it is."""
     if score not in SCORES:
         raise UserError(f"hand score {score!r}: expected one of {', '.join(SCORES)}")
-    rgb = to_input(pixels).to(next(model.parameters()).device)
+    rgb = rgb_input(pixels).to(next(model.parameters()).device)
     q = model.encode_rgb(rgb)
     pose = model.decode(q.mu, "P")
     if score == "confidence":

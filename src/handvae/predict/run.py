@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from handvae.data.rgb import rgb_input
 from handvae.errors import UserError
 from handvae.files import atomic_write_bytes as write_bytes_atomic
 from handvae.predict.draw import overlay, plot_3d, save_png_atomic
@@ -82,7 +83,7 @@ class Predictor:
         """
         flip = self.mirrors(hand)
         crop = pixels[:, ::-1] if flip else pixels
-        rgb = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1)[None].float().div(255.0)
+        rgb = rgb_input(crop)
         pose = self.model.predict_pose(rgb.to(self.device))[0].double().cpu().numpy()
         return pose * np.array([-1.0, 1.0, 1.0]) if flip else pose
 
