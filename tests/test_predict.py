@@ -129,15 +129,17 @@ def test_predict_photo_with_K_and_bbox(samples, tiny_checkpoint, tmp_path, capsy
 
 
 def test_whole_image_is_the_crop(samples, tiny_checkpoint, tmp_path):
-    """A photo that already is a crop goes to the network unchanged; the pose is the model's."""
+    """A photo that already is a crop goes to the network unchanged; the pose is the model's (one pass with
+    ``--tta-deg 0``; by default the mean of the crop's and its +-30 degree rolls', handvae.models.tta)."""
     from handvae.models.load import load_model
+    from handvae.models.tta import predict_pose_tta
 
     _, arrays = samples
     crop = np.array(arrays["image"][1])
     photo = tmp_path / "crop.png"
     Image.fromarray(crop).save(photo)
     assert main(["predict", str(photo), "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path / "o"),
-                 "--no-progress", "--bone-mm", "40"]) == 0
+                 "--no-progress", "--bone-mm", "40", "--tta-deg", "0"]) == 0
     with Image.open(tmp_path / "o" / "crop_crop.png") as im:
         np.testing.assert_array_equal(np.asarray(im), crop)
     model, _, _ = load_model(tiny_checkpoint)
@@ -147,7 +149,14 @@ def test_whole_image_is_the_crop(samples, tiny_checkpoint, tmp_path):
     np.testing.assert_allclose(rec["pose_normalised"], want, atol=1e-5)
     np.testing.assert_allclose(rec["joints_rel_mm"], (want - want[12]) * 80.0, atol=0.01)  # crop frame, no K
     uv = np.array(rec["uv_px"])
-    assert "camera" not in rec and (uv >= 0).all() and (uv < S).all()
+    assert "camera" not in rec and (uv >= 0).all() and (uv < S).all() and rec["tta_deg"] == 0.0
+    assert main(["predict", str(photo), "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path / "t"),
+                 "--no-progress"]) == 0
+    rec = json.loads((tmp_path / "t" / "crop.json").read_text())
+    with torch.no_grad():
+        tta = predict_pose_tta(model, torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255, 30.0)[0].numpy()
+    assert rec["tta_deg"] == 30.0 and np.abs(tta - want).max() > 1e-4
+    np.testing.assert_allclose(rec["pose_normalised"], tta, atol=1e-5)
 
 
 def test_batch_goes_on_past_a_bad_image(samples, tiny_checkpoint, tmp_path, capsys):
@@ -178,6 +187,7 @@ def test_batch_goes_on_past_a_bad_image(samples, tiny_checkpoint, tmp_path, caps
         (["--K", "a,b,c,d"], "--K 'a,b,c,d'"),
         (["--K", "0,100,50,50"], "focal lengths must be positive"),
         (["--bone-mm", "-3"], "--bone-mm"),
+        (["--tta-deg", "-5"], "--tta-deg -5.0: expected degrees between 0 (off) and 90"),
     ],
 )
 def test_bad_options(samples, tiny_checkpoint, tmp_path, capsys, extra, needle):

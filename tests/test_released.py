@@ -319,10 +319,12 @@ def test_auto_poses_are_those_of_the_chosen_side(released_env, tiny_cache, tmp_p
 
 
 def test_the_cli_offers_the_scores_handedness_has():
-    from handvae.cli.predict import DEFAULT_SCORE, HAND_SCORES
+    from handvae.cli.predict import DEFAULT_SCORE, HAND_SCORES, TTA_DEG
+    from handvae.models import tta
     from handvae.predict import handedness
 
     assert HAND_SCORES == handedness.SCORES and DEFAULT_SCORE == handedness.DEFAULT_SCORE
+    assert TTA_DEG == tta.TTA_DEG
 
 
 # --- benchmarks (smoke) ------------------------------------------------------------------------------------

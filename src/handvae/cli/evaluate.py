@@ -7,6 +7,7 @@ instead of runs; its default output folder is ``eval_NAME_<split>`` in the curre
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 HELP = ("evaluate trained runs on a prepared split (headline protocol and PA-EPE): metrics JSON, Markdown report, "
@@ -27,6 +28,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--all-joints", action="store_true", help="count invisible keypoints too")
     p.add_argument("--device", default="cpu", help="cpu | cuda")
     p.add_argument("--no-baseline", action="store_true", help="leave out the mean-pose baseline")
+    p.add_argument("--tta-deg", type=float, default=0.0, metavar="DEG",
+                   help="test-time rolls: average each pose with those of the crop rotated by +-DEG degrees "
+                        "(default 0: one pass, the protocol; handvae predict uses 30)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,7 +52,10 @@ def run(args: argparse.Namespace) -> int:
         out = (first if first.is_dir() else first.parent.parent) / f"eval_{args.split}"
     else:
         out = Path(f"eval_{args.model[0]}_{args.split}")
-    results = evaluate_runs(runs, args.data, out, args.split, protocol, args.device, baseline=not args.no_baseline)
+    if not (math.isfinite(args.tta_deg) and 0.0 <= args.tta_deg <= 90.0):
+        raise UserError(f"--tta-deg {args.tta_deg}: expected degrees between 0 (off) and 90")
+    results = evaluate_runs(runs, args.data, out, args.split, protocol, args.device, baseline=not args.no_baseline,
+                            tta_deg=args.tta_deg)
     for name, r in results.items():
         pa = "" if r.pa is None else f"  PA-EPE {r.pa.mean_epe_mm:7.2f} mm"
         print(f"{name:<28} mean EPE {r.mean_epe_mm:7.2f} mm  median {r.median_epe_mm:7.2f} mm  "

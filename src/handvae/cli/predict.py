@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 HAND_SCORES = ("confidence", "kl", "stability")  # handvae.predict.handedness.SCORES, without importing torch here
+TTA_DEG = 30.0  # handvae.models.tta.TTA_DEG, without importing torch here
 DEFAULT_SCORE = "stability"  # chosen on a synthetic selection split (docs/MODELS.md)
 HELP = "predict 3D hand poses on your own photos (JSON, skeleton overlay, 3D plot)"
 
@@ -45,6 +46,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hand-score", choices=HAND_SCORES, default=DEFAULT_SCORE,
                    help=f"how --hand auto judges plausibility (default {DEFAULT_SCORE}; "
                         "see handvae.predict.handedness)")
+    p.add_argument("--tta-deg", type=float, default=TTA_DEG, metavar="DEG",
+                   help=f"test-time rolls: average the pose with those of the crop rotated by +-DEG degrees "
+                        f"(three passes; default {TTA_DEG:g}, chosen on synthetic data; 0: one pass)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
     p.add_argument("--seed", type=int, default=0, help="random seed (inference is deterministic)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -67,10 +71,12 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--bone-mm {args.bone_mm}: expected a length in mm between 1 and 200")
     if not (math.isfinite(args.margin) and 1.0 <= args.margin <= 4.0):
         raise UserError(f"--margin {args.margin}: expected a number between 1 and 4")
+    if not (math.isfinite(args.tta_deg) and 0.0 <= args.tta_deg <= 90.0):
+        raise UserError(f"--tta-deg {args.tta_deg}: expected degrees between 0 (off) and 90")
     opt = PredictOptions(
         bbox=parse_bbox(args.bbox) if args.bbox is not None else None,
         K=parse_K(args.K) if args.K is not None else None,
-        margin=args.margin, bone_mm=bone, hand=args.hand, hand_score=args.hand_score,
+        margin=args.margin, bone_mm=bone, hand=args.hand, hand_score=args.hand_score, tta_deg=args.tta_deg,
     )
     paths = collect_images(args.inputs)
     if args.out.exists() and not args.out.is_dir():

@@ -15,7 +15,9 @@ def rgb_input(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     """``(S, S, 3)`` or ``(N, S, S, 3)`` uint8 (numpy, any strides, or a tensor on any device) ->
     ``(N, 3, S, S)`` float32 in [0, 1] on the same device (a single image gets N = 1)."""
     if not isinstance(images, torch.Tensor):
-        images = torch.from_numpy(np.ascontiguousarray(images))
+        images = np.ascontiguousarray(images)
+        # a read-only array (a memory-mapped cache) is copied: torch wants writable memory
+        images = torch.from_numpy(images if images.flags.writeable else images.copy())
     if images.dtype != torch.uint8 or images.ndim not in (3, 4) or images.shape[-1] != 3:
         raise ValueError(
             f"RGB input: expected uint8 pixels of shape (S, S, 3) or (N, S, S, 3), "

@@ -57,11 +57,13 @@ def evaluate_runs(
     device: str = "cpu",
     baseline: bool = True,
     batch_size: int = 64,
+    tta_deg: float = 0.0,
 ) -> dict[str, Result]:
     """Score each run's RGB-only predictions on ``cache/split``; write the files listed above.
 
     Predictions are mapped back to each sample's original camera frame (mirrored hands mirrored
     back) before scoring; every Result carries PA-EPE in ``Result.pa`` beside the headline.
+    ``tta_deg``: test-time rolls (:func:`~handvae.eval.scoring.predict_split`; 0, a single pass, by default).
     """
 
     if not runs:
@@ -83,7 +85,7 @@ def evaluate_runs(
         if protocol is not None:
             cfg.eval.root, cfg.eval.scale, cfg.eval.visible_only = protocol.root, protocol.scale, protocol.visible_only
         loader = build_loader(cfg.data, split, batch_size, dev, seed=cfg.seed, train=False, modalities="R")
-        result, pred_mm = evaluate_split(model, loader, cfg, pa=True)
+        result, pred_mm = evaluate_split(model, loader, cfg, pa=True, tta_deg=tta_deg)
         name = run_name(Path(run))
         results[name] = result
 
@@ -100,7 +102,9 @@ def evaluate_runs(
             results[BASELINE] = mean_pose_baseline(train_dir, loader, cfg, pa=True)
     doc = {name: r.as_dict() for name, r in results.items()}
     atomic_write_text(out / "metrics.json", json.dumps(doc, indent=2) + "\n")
-    notes = f"Split `{split}` of `{first_cfg[0].data.cache}`; RGB-only predictions."
+    notes = f"Split `{split}` of `{first_cfg[0].data.cache}`; RGB-only predictions" + (
+        f", each averaged with the crop rolled by +-{tta_deg:g} degrees (test-time rolls)." if tta_deg else "."
+    )
     atomic_write_text(out / "report.md", markdown_report(results, title="handvae evaluation", notes=notes))
     plot_pck(results, out / "pck.png")
     return results

@@ -14,18 +14,22 @@ import torch
 
 from handvae.data.cache import open_split, to_camera_mm
 from handvae.eval.metrics import Protocol, Result, aligned_protocol, evaluate
+from handvae.models.tta import predict_pose_tta
 from handvae.skeleton import bone_length
 
 
 @torch.no_grad()
-def predict_split(model: torch.nn.Module, loader) -> tuple[np.ndarray, np.ndarray]:
-    """Normalised predictions ``(N, 21, 3)`` for every sample of an evaluation loader, and their indices."""
+def predict_split(model: torch.nn.Module, loader, tta_deg: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised predictions ``(N, 21, 3)`` for every sample of an evaluation loader, and their indices.
+
+    ``tta_deg``: average each pose with those of the crop rolled by +-``tta_deg`` degrees
+    (:func:`~handvae.models.tta.predict_pose_tta`); 0, the protocol's default, is a single pass."""
     was_training = model.training
     model.eval()
     loader.set_epoch(0)
     preds, idx = [], []
     for batch in loader:
-        preds.append(model.predict_pose(batch["R"]).float().cpu())
+        preds.append(predict_pose_tta(model, batch["R"], tta_deg).float().cpu())
         idx.append(batch["index"].cpu())
     model.train(was_training)
     return torch.cat(preds).numpy().astype(np.float64), torch.cat(idx).numpy()
@@ -68,12 +72,13 @@ def _score_split(pred_norm: np.ndarray, index: np.ndarray, loader, cfg, pa: bool
     return score(pred_mm, gt, vis, protocol, pa), pred_mm
 
 
-def evaluate_split(model: torch.nn.Module, loader, cfg, pa: bool = False) -> tuple[Result, np.ndarray]:
+def evaluate_split(model: torch.nn.Module, loader, cfg, pa: bool = False,
+                   tta_deg: float = 0.0) -> tuple[Result, np.ndarray]:
     """(Result under ``cfg.eval``, predictions (N, 21, 3) mm camera frame) for an evaluation loader.
 
-    ``pa``: also score PA-EPE into ``Result.pa``.
+    ``pa``: also score PA-EPE into ``Result.pa``; ``tta_deg``: test-time rolls (:func:`predict_split`).
     """
-    pred_norm, index = predict_split(model, loader)
+    pred_norm, index = predict_split(model, loader, tta_deg)
     return _score_split(pred_norm, index, loader, cfg, pa)
 
 

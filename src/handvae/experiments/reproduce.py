@@ -14,8 +14,8 @@
 4. ``OUT/results.json`` collects every figure; :mod:`handvae.experiments.results_md` turns it into
    docs/RESULTS.md.
 
-Runs are skipped when their ``eval/metrics.json`` already exists, so an interrupted reproduction
-continues where it stopped.
+Runs are skipped when their ``eval/metrics.json`` already exists and a run stopped part-way resumes from
+its last checkpoint, so an interrupted reproduction continues where it stopped.
 """
 
 from __future__ import annotations
@@ -117,18 +117,20 @@ def run_overrides(settings: ReproduceSettings, seed: int, steps: int) -> list[st
 
 
 def train_and_evaluate(name: str, cfg_file: Path, overrides: list[str], run_dir: Path, cache: Path) -> dict:
-    """Train one run (unless already evaluated) and return its metrics and wall time."""
+    """Train one run (unless already evaluated; resumed when it has a checkpoint) and return its metrics and
+    training time."""
     from handvae.eval.evaluate import BASELINE, evaluate_runs
     from handvae.train.trainer import Trainer
 
     done = run_dir / "eval" / "metrics.json"
     cfg = load_config(Config, cfg_file, [f"data.cache={cache}", f"out_dir={run_dir}", *overrides])
     if not done.is_file():
-        t = time.perf_counter()
-        Trainer(cfg).fit(progress=False)
-        train_s = time.perf_counter() - t
+        # an interrupted run resumes from its last checkpoint (exact resume); its training time is the
+        # trainer's, summed over resumes, without validation or pauses (kill -TSTP / -CONT)
+        trainer = Trainer(cfg, resume=(run_dir / "checkpoints" / "last.safetensors").is_file())
+        trainer.fit(progress=False)
         evaluate_runs([run_dir], cache, run_dir / "eval")
-        atomic_write_text(run_dir / "eval" / "train_seconds.txt", f"{train_s:.1f}\n")
+        atomic_write_text(run_dir / "eval" / "train_seconds.txt", f"{trainer.train_seconds:.3f}\n")
     metrics = json.loads(done.read_text())
     ours = metrics[run_dir.name]
     return {

@@ -24,16 +24,15 @@ exact tie (a mirror-symmetric crop) breaks it: ties go to "right".
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from handvae.data.augment import identity_params, rotation_z, warp
 from handvae.data.rgb import rgb_input
 from handvae.errors import UserError
 from handvae.models.latent import kl_to_standard_normal
+from handvae.models.tta import rolled_poses
 
 SCORES = ("confidence", "kl", "stability")
 DEFAULT_SCORE = "stability"  # chosen on a synthetic selection split (docs/MODELS.md)
@@ -56,22 +55,10 @@ class HandChoice:
         return {"chosen": self.hand, "score": self.score, "scores": {k: float(v) for k, v in self.scores.items()}}
 
 
-def _rotated(rgb: torch.Tensor, degrees: float) -> torch.Tensor:
-    """``rgb (1, 3, S, S)`` rotated by ``degrees`` about the crop centre (training's warp, black outside)."""
-
-    params = identity_params(1, rgb.device)
-    params["angle"] = torch.full((1,), math.radians(degrees), device=rgb.device)
-    return warp(rgb, params)
-
-
 def _stability(model: torch.nn.Module, rgb: torch.Tensor, pose: torch.Tensor) -> float:
-    """-mean joint distance between ``pose (21, 3)`` and the poses of the rotated views, rotated back."""
+    """-mean joint distance between ``pose (21, 3)`` and the poses of the rolled views, rotated back."""
 
-    angles = (STABILITY_DEG, -STABILITY_DEG)
-    views = torch.cat([_rotated(rgb, a) for a in angles])
-    turned = model.predict_pose(views)  # p' = R_z p for a view rotated by the angle
-    R = rotation_z(torch.tensor([math.radians(a) for a in angles], dtype=turned.dtype, device=turned.device))
-    back = turned @ R  # row form of R_z^T p'
+    back = rolled_poses(model, rgb, (STABILITY_DEG, -STABILITY_DEG))[:, 0]
     return -float((back - pose[None]).norm(dim=-1).mean())
 
 

@@ -21,6 +21,7 @@ import torch
 from handvae.data.rgb import rgb_input
 from handvae.errors import UserError
 from handvae.files import atomic_write_bytes as write_bytes_atomic
+from handvae.models.tta import TTA_DEG, predict_pose_tta
 from handvae.predict.draw import overlay, plot_3d, save_png_atomic
 from handvae.predict.geometry import DEFAULT_BONE_MM, JOINT_FILL, Crop, crop_box, crop_image, place_pose, scale_warning
 from handvae.predict.handedness import DEFAULT_SCORE, choose_hand
@@ -39,6 +40,7 @@ class PredictOptions:
     max_downsample: float = 3.0
     hand: str = "right"  # right | left | auto: the side of the hand in the photos (auto: decided per crop)
     hand_score: str = DEFAULT_SCORE  # how auto decides (handvae.predict.handedness.SCORES)
+    tta_deg: float = TTA_DEG  # test-time rolls: the pose averaged with those of the crop rolled by +-tta_deg (0: off)
 
 
 class Predictor:
@@ -74,8 +76,11 @@ class Predictor:
         return hand == "left" and self.hands == "right"
 
     @torch.no_grad()
-    def pose(self, pixels: np.ndarray, hand: str = "right") -> np.ndarray:
+    def pose(self, pixels: np.ndarray, hand: str = "right", tta_deg: float = TTA_DEG) -> np.ndarray:
         """``pixels (S, S, 3) uint8`` of a ``hand`` -> normalised pose ``(21, 3)`` float64 (crop frame).
+
+        ``tta_deg``: the pose is averaged with those of the crop rolled by +-``tta_deg`` degrees
+        (:func:`~handvae.models.tta.predict_pose_tta`; 0: a single pass).
 
         A left hand, for a model trained on right hands, is mirrored as training mirrored it: the crop's
         columns are flipped (its principal point is the centre, so that is x -> -x in the crop frame),
@@ -84,22 +89,24 @@ class Predictor:
         flip = self.mirrors(hand)
         crop = pixels[:, ::-1] if flip else pixels
         rgb = rgb_input(crop)
-        pose = self.model.predict_pose(rgb.to(self.device))[0].double().cpu().numpy()
+        pose = predict_pose_tta(self.model, rgb.to(self.device), tta_deg)[0].double().cpu().numpy()
         return pose * np.array([-1.0, 1.0, 1.0]) if flip else pose
 
-    def predict(self, pixels: np.ndarray, hand: str = "right", score: str = DEFAULT_SCORE) -> tuple[np.ndarray, dict]:
-        """``(pose (21, 3), decision)`` for a ``hand`` of "right", "left" or "auto" (:func:`choose_hand`).
+    def predict(self, pixels: np.ndarray, hand: str = "right", score: str = DEFAULT_SCORE,
+                tta_deg: float = TTA_DEG) -> tuple[np.ndarray, dict]:
+        """``(pose (21, 3), decision)`` for a ``hand`` of "right", "left" or "auto" (:func:`choose_hand`,
+        which decides the side; the pose is then :meth:`pose`'s for that side).
 
         ``decision["chosen"]`` is the side used ("unknown" for auto with a model trained on both
         hands unmirrored: there is nothing to decide, the crop is fed as it is).
         """
         if hand != "auto":
-            return self.pose(pixels, hand), {"requested": hand, "chosen": hand}
+            return self.pose(pixels, hand, tta_deg), {"requested": hand, "chosen": hand}
         if self.hands != "right":
-            return self.pose(pixels, "right"), {"requested": "auto", "chosen": "unknown",
+            return self.pose(pixels, "right", tta_deg), {"requested": "auto", "chosen": "unknown",
                                                 "note": "the model was trained on both hands unmirrored"}
         choice = choose_hand(self.model, pixels, score)
-        return choice.pose, {"requested": "auto", **choice.as_dict()}
+        return self.pose(pixels, choice.hand, tta_deg), {"requested": "auto", **choice.as_dict()}
 
 
 _NUMBER_LIST = re.compile(r"\[\s*([-+0-9.eE,\s]*?)\s*\]")
@@ -131,6 +138,7 @@ def record(path: Path, image: np.ndarray, crop: Crop, pose_norm: np.ndarray, pla
         "model": {"checkpoint": str(pred.checkpoint), "released": pred.released, "strategy": pred.cfg.model.strategy,
                   "alignment": pred.cfg.model.alignment, "crop_size": pred.size, "trained_hands": pred.hands},
         "hand": hand,
+        "tta_deg": opt.tta_deg,
         "mirrored_for_model": hand in ("left", "right") and pred.mirrors(hand),
         "crop": {"source": crop.source, "box_xyxy": _r(geom.box, 2), "center": _r(geom.center, 2),
                  "half": round(geom.half, 2), "margin": opt.margin if crop.source == "bbox" else None,
@@ -175,7 +183,7 @@ def predict_image(pred: Predictor, path: str | os.PathLike, out_dir: str | os.Pa
     u_c, v_c, half = crop_box(opt.bbox, w, h, opt.margin)
     crop = crop_image(image, (u_c, v_c), half, pred.size, opt.K, opt.max_downsample,
                       source="bbox" if opt.bbox is not None else "whole image")
-    pose_norm, decision = pred.predict(crop.pixels, opt.hand, opt.hand_score)
+    pose_norm, decision = pred.predict(crop.pixels, opt.hand, opt.hand_score, opt.tta_deg)
     margin = opt.margin if opt.bbox is not None else 1.25  # a whole image is assumed framed like a training crop
     placed = place_pose(pose_norm, crop, 2.0 * opt.bone_mm, margin)
     rec = record(path, image, crop, pose_norm, placed, opt, pred, decision)
