@@ -344,6 +344,20 @@ def test_benchmarks_run(released_env, run_dir, tiny_cache, capsys):
     assert "float32" in out and "float16" in out and "fp16 - fp32: EPE" in out
 
 
+def test_tta_benchmark_agrees_with_evaluate(released_env, tiny_cache, tmp_path, capsys):
+    """benchmarks/tta.py warps its own views; `handvae evaluate --tta-deg` goes through handvae.models.tta."""
+    assert load_benchmark("tta").main(["--model", "s4", "--data", str(tiny_cache)]) == 0
+    rows = {line[:18].strip(): line.split() for line in capsys.readouterr().out.splitlines()}
+    for name, deg in (("crop alone", "0"), ("rolls +-30", "30")):
+        out = tmp_path / f"ev{deg}"
+        assert main(["evaluate", "--model", "s4", "--data", str(tiny_cache), "--out", str(out), "--tta-deg", deg,
+                     "--no-baseline"]) == 0  # fmt: skip
+        got = next(iter(json.loads((out / "metrics.json").read_text()).values()))
+        assert float(rows[name][-3]) == pytest.approx(got["mean_epe_mm"], abs=0.006)
+        assert float(rows[name][-1]) == pytest.approx(got["pa"]["mean_epe_mm"], abs=0.006)
+    assert rows["crop alone"][-3] != rows["rolls +-30"][-3]
+
+
 def test_demo_shows_the_released_model_on_photos(released_env, tmp_path, capsys):
     """``make demo``'s first stage: the released model on a folder of photos (here synthetic renders
     written as files; real photos when ../shared/realdev is present), one JSON + overlay each."""
