@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HV=${HANDVAE:-.venv/bin/handvae}
+PY=${PYTHON:-.venv/bin/python}
 ROOT=${HANDVAE_RELEASE_ROOT:-$HOME/.cache/handvae/release}
 REALDEV=${HANDVAE_REALDEV:-../shared/realdev}
 SEED=${SEED:-0}
@@ -42,4 +43,25 @@ for m in "${MODELS[@]}"; do
     $HV evaluate "$RUN" --data "$ROOT/realdev128" --out "$RUN/eval_realdev"
   fi
   $HV release-export "$RUN" --name "$m" --out "src/handvae/released/$m.safetensors" --fp16
+done
+
+# 4. inference settings are chosen on synthetic data, never on the real photos: a selection split of 500
+#    fresh scenes of the release world (seed SEED+1), prepared with left hands mirrored and as rendered;
+#    --hand auto's score (benchmarks/handedness.py) and the test-time rolls (benchmarks/tta.py) of each
+#    model are measured on it (docs/MODELS.md)
+[ -f "$ROOT/world_select/synth_config.yaml" ] || \
+  $HV synth --format rhd --out "$ROOT/world_select" --train 0 --test 500 --seed $((SEED + 1)) --workers 2 --size 320 \
+    --quiet --overwrite
+for mirror in left none; do
+  SEL="$ROOT/cache128_select_$mirror"
+  [ -f "$SEL/test/manifest.json" ] || $HV prepare rhd "$ROOT/world_select" --out "$SEL" --split test --size 128 \
+    --workers 2 --seed $((SEED + 1)) --mirror $mirror --skip-bad
+done
+for m in "${MODELS[@]}"; do
+  RUN="$ROOT/runs/$m"
+  [ -f "$RUN/selection_handedness.txt" ] || \
+    { $PY benchmarks/handedness.py --run "$RUN" --data "$ROOT/cache128_select_none" > "$RUN/selection_handedness.tmp" \
+      && mv "$RUN/selection_handedness.tmp" "$RUN/selection_handedness.txt"; }
+  [ -f "$RUN/selection_tta.txt" ] || { $PY benchmarks/tta.py --run "$RUN" --data "$ROOT/cache128_select_left" \
+    > "$RUN/selection_tta.tmp" && mv "$RUN/selection_tta.tmp" "$RUN/selection_tta.txt"; }
 done
