@@ -82,12 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     src.add_argument("--run", help="a run folder or checkpoint")
     p.add_argument("--data", type=Path, nargs="+", required=True, help="prepared caches")
     p.add_argument("--split", default="test")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (default 0: torch's own choice)")
     args = p.parse_args(argv)
 
     import torch
 
-    torch.set_num_threads(args.threads)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     if args.model:
         from handvae.models.released import load_released
 
