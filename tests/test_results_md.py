@@ -74,12 +74,14 @@ def test_render_states_how_checkpoints_were_chosen(tmp_path):
     path.write_text(json.dumps(results))
     main([str(path), "--out", str(out)])
     assert "model selection: not recorded" in out.read_text()  # rows written before they carried it
-    for row in results["table1"]:
-        row.update(val_split="holdout", val_holdout=500)
+    for i, row in enumerate(results["table1"]):
+        row.update(val_split="holdout", val_holdout=500, commit="0123456789" * 4 + ("+dirty" if i else ""))
     path.write_text(json.dumps(results))
     main([str(path), "--out", str(out)])
     text = out.read_text()
     assert "validation EPE on the last 500 samples of the training split, held out from training;" in text
+    assert "- runs trained at `0123456`, `0123456+dirty` (each run's env.json" in text
+    assert "per weak-supervision run" in text  # the fixture has weak rows; without them the line leaves it out
     results["table1"][0].update(val_split="test", val_holdout=None)  # one run selected on test: said, not hidden
     path.write_text(json.dumps(results))
     main([str(path), "--out", str(out)])

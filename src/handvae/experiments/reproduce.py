@@ -147,8 +147,17 @@ def train_and_evaluate(name: str, cfg_file: Path, overrides: list[str], run_dir:
         "train_seconds": float((run_dir / "eval" / "train_seconds.txt").read_text()),
         # model selection: the best checkpoint by validation EPE on this split (never the test split)
         "val_split": cfg.data.val_split,
+        "commit": _run_commit(run_dir),
         "val_holdout": cfg.data.val_holdout if cfg.data.val_split == "holdout" else None,
     }
+
+
+def _run_commit(run_dir: Path) -> str | None:
+    """The commit the run trained at (its ``env.json``; ``+dirty`` when the tree had uncommitted edits)."""
+    try:
+        return json.loads((run_dir / "env.json").read_text()).get("git_commit")
+    except (OSError, json.JSONDecodeError):
+        return None
 
 
 def _weak_runs(settings: ReproduceSettings, cfg_dir: Path, cache: Path, results: dict, t0: float) -> None:

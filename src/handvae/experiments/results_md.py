@@ -80,6 +80,16 @@ def _seed_lines(seeds: list[dict]) -> list[str]:
     return lines
 
 
+def _all_runs(results: dict) -> list[dict]:
+    """Every run of a results.json: Table 1, the extra seeds, the cloud-weight rows, the weak pairs."""
+    return [
+        *results["table1"],
+        *(r for s in results.get("seeds") or [] for r in s["runs"][1:]),
+        *(results.get("cloud_weight") or []),
+        *(r for w in results.get("weak") or [] for r in (w["semi"], w["alone"])),
+    ]
+
+
 def _selection_lines(rows: list[dict]) -> list[str]:
     """How each run's checkpoint was chosen, from the rows (results written before rows carried it: unknown)."""
     kinds = sorted({(r.get("val_split"), r.get("val_holdout")) for r in rows}, key=str)
@@ -203,10 +213,14 @@ def render(results: dict, speed: str | None, out: Path) -> str:
         f"on {env.get('device_name') or 'CPU'} ({env.get('platform')})",
         f"- benchmark: {settings['train']} training / {settings['test']} test synthetic samples (RHD format, seed "
         f"{settings['seed']}, {settings['image_size']} px images), CPU preset (`configs/cpu/`), "
-        f"{settings['steps']} steps of "
-        f"batch 32 per Table 1 row, {settings['weak_steps']} per weak-supervision run",
+        f"{settings['steps']} steps of batch 32 per Table 1 row"
+        + (f", {settings['weak_steps']} per weak-supervision run" if results.get("weak") else ""),
         f"- overrides on every run: {', '.join(f'`{o}`' for o in settings.get('overrides') or []) or 'none'}",
     ]
+    commits = sorted({str(r["commit"]) for r in _all_runs(results) if r.get("commit")})
+    if commits:
+        lines.append(f"- runs trained at {', '.join(f'`{c[:7]}{c[40:]}`' for c in commits)} (each run's env.json; "
+                     "`+dirty`: uncommitted edits in the tree)")
     lines += _selection_lines(rows)
     if "train_seconds_sum" in results:
         lines.append(f"- training time of all runs together: {results['train_seconds_sum'] / 60:.1f} min")
