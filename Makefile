@@ -24,7 +24,7 @@ lint: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(VENV)/bin/handvae demo --out demo --overwrite
 
-# The paper's experiments on the synthetic benchmark (about 90 min on a 2-core CPU), then docs/RESULTS.md.
+# The paper's experiments on the synthetic benchmark (about 2.5 hours on a 2-core CPU; resumable), then docs/RESULTS.md.
 reproduce: $(VENV)/.installed
 	$(VENV)/bin/handvae reproduce --out results/synthetic
 	$(PY) benchmarks/run_all.py --out results/synthetic/speed.txt

@@ -82,6 +82,11 @@ def test_render_states_how_checkpoints_were_chosen(tmp_path):
     assert "validation EPE on the last 500 samples of the training split, held out from training;" in text
     assert "- runs trained at `0123456`, `0123456+dirty` (each run's env.json" in text
     assert "per weak-supervision run" in text  # the fixture has weak rows; without them the line leaves it out
+    assert "rows run" not in text
+    results["settings"]["only"] = ["S1", "S4"]
+    path.write_text(json.dumps(results))
+    main([str(path), "--out", str(out)])
+    assert "- rows run: `--only S1 S4` (the others were not run)" in out.read_text()
     results["table1"][0].update(val_split="test", val_holdout=None)  # one run selected on test: said, not hidden
     path.write_text(json.dumps(results))
     main([str(path), "--out", str(out)])

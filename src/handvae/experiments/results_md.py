@@ -217,6 +217,8 @@ def render(results: dict, speed: str | None, out: Path) -> str:
         + (f", {settings['weak_steps']} per weak-supervision run" if results.get("weak") else ""),
         f"- overrides on every run: {', '.join(f'`{o}`' for o in settings.get('overrides') or []) or 'none'}",
     ]
+    if settings.get("only"):
+        lines.append(f"- rows run: `--only {' '.join(settings['only'])}` (the others were not run)")
     commits = sorted({str(r["commit"]) for r in _all_runs(results) if r.get("commit")})
     if commits:
         lines.append(f"- runs trained at {', '.join(f'`{c[:7]}{c[40:]}`' for c in commits)} (each run's env.json; "
