@@ -67,7 +67,7 @@ def measure(strategy: str, cache: Path, args, out: Path) -> float:
     return args.batch / statistics.median(times)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("overrides", nargs="*", help="config overrides, e.g. trainer.amp=bf16 model.point_width=1")
     p.add_argument("--preset", choices=["cpu", "paper"], default="cpu", help="configs/cpu/* or configs/*")
@@ -77,7 +77,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=8)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--samples", type=int, default=96, help="synthetic training samples when no --cache")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
