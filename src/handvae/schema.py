@@ -94,6 +94,9 @@ class TrainerConfig:
     # Steps of the log-linear beta ramp: the paper's 10 epochs of RHD (41,258 samples) at batch 32.
     # Given in steps so that a recipe means the same at any dataset size.
     beta_anneal_steps: int = 12890
+    # KL alignment (S3): lambda' ramps linearly from 0 to loss.lambda_align over these steps; 0 = the paper's
+    # constant lambda' from the first step (docs/LEARNING.md, section 4)
+    align_warmup_steps: int = 0
     plateau_patience: int = 5  # validations without improvement before lr /= 10
     max_lr_drops: int = 2
     val_every: int = 500  # steps

@@ -54,6 +54,7 @@ class Criterion(nn.Module):
         super().__init__()
         self.plan = plan
         self.cfg = loss_cfg  # its choices are checked when the config is loaded (handvae.schema)
+        self.align_scale = 1.0  # times lambda_align; the trainer's alignment warm-up sets it per step
 
     def term_names(self) -> list[str]:
         """Every term of the strategy, in a fixed order."""
@@ -83,7 +84,7 @@ class Criterion(nn.Module):
         per_loss["kl"] = float(beta)
         out = {}
         for name in self.term_names():
-            out[name] = c.lambda_align if name == ALIGN_TERM else per_loss[name.split(":")[1]]
+            out[name] = c.lambda_align * self.align_scale if name == ALIGN_TERM else per_loss[name.split(":")[1]]
         return out
 
     def total(self, terms: Mapping[str, Tensor], beta: float) -> Tensor:

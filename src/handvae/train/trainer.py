@@ -273,6 +273,8 @@ class Trainer:
         cfg = self.cfg.trainer
         batch = self.train_data.next_batch()
         beta = beta_at(self.step, cfg.beta_start, cfg.beta_end, self.anneal_steps)
+        if cfg.align_warmup_steps > 0:  # a function of the step alone, so exact resume needs no extra state
+            self.criterion.align_scale = min(1.0, self.step / cfg.align_warmup_steps)
         if cfg.schedule == "cosine":
             for group in self.optimizer.param_groups:
                 group["lr"] = cosine_lr(self.step, cfg.lr, cfg.warmup_steps, self.total_steps)
@@ -282,6 +284,8 @@ class Trainer:
         self.samples_seen += n
         if scalars is not None:
             scalars.update(beta=beta, lr=self.optimizer.param_groups[0]["lr"])
+            if cfg.align_warmup_steps > 0:
+                scalars["align_scale"] = self.criterion.align_scale
         return scalars, n
 
     def _out_of_time(self) -> bool:
