@@ -14,7 +14,6 @@ was chosen with it on a synthetic selection split, never on real photos (docs/MO
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import numpy as np
@@ -33,18 +32,9 @@ VIEW_SETS: dict[str, tuple[tuple[float, float], ...]] = {
 
 def view_poses(model, rgb, views):
     """``rgb (N, 3, S, S)`` -> ``{view: (N, 21, 3)}`` normalised poses in the crop's frame."""
-    import torch
+    from handvae.models.tta import rolled_poses
 
-    from handvae.data.augment import identity_params, rotation_z, warp
-
-    out = {}
-    for deg, zoom in views:
-        params = identity_params(len(rgb), rgb.device)
-        params["angle"] = torch.full((len(rgb),), math.radians(deg))
-        params["scale"] = torch.full((len(rgb),), float(zoom))
-        turned = model.predict_pose(warp(rgb, params))
-        out[(deg, zoom)] = turned @ rotation_z(torch.full((len(rgb),), math.radians(deg)))  # rolled back
-    return out
+    return {(deg, zoom): rolled_poses(model, rgb, (deg,), zoom)[0] for deg, zoom in views}
 
 
 def measure(model, cfg, split_dir: Path) -> None:

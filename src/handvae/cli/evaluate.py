@@ -7,8 +7,9 @@ instead of runs; its default output folder is ``eval_NAME_<split>`` in the curre
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
+
+from handvae.cli.predict import check_tta_deg
 
 HELP = ("evaluate trained runs on a prepared split (headline protocol and PA-EPE): metrics JSON, Markdown report, "
         "PCK and per-joint plots")
@@ -52,8 +53,7 @@ def run(args: argparse.Namespace) -> int:
         out = (first if first.is_dir() else first.parent.parent) / f"eval_{args.split}"
     else:
         out = Path(f"eval_{args.model[0]}_{args.split}")
-    if not (math.isfinite(args.tta_deg) and 0.0 <= args.tta_deg <= 90.0):
-        raise UserError(f"--tta-deg {args.tta_deg}: expected degrees between 0 (off) and 90")
+    check_tta_deg(args.tta_deg)
     results = evaluate_runs(runs, args.data, out, args.split, protocol, args.device, baseline=not args.no_baseline,
                             tta_deg=args.tta_deg)
     for name, r in results.items():

@@ -17,12 +17,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
 HAND_SCORES = ("confidence", "kl", "stability")  # handvae.predict.handedness.SCORES, without importing torch here
 TTA_DEG = 30.0  # handvae.models.tta.TTA_DEG, without importing torch here
 DEFAULT_SCORE = "stability"  # chosen on a synthetic selection split (docs/MODELS.md)
+
+
+def check_tta_deg(deg: float) -> None:
+    """``--tta-deg`` of predict and evaluate: degrees in [0, 90] (0: off); UserError otherwise."""
+    from handvae.errors import UserError
+
+    if not (math.isfinite(deg) and 0.0 <= deg <= 90.0):
+        raise UserError(f"--tta-deg {deg}: expected degrees between 0 (off) and 90")
+
+
 HELP = "predict 3D hand poses on your own photos (JSON, skeleton overlay, 3D plot)"
 
 
@@ -55,7 +66,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import math
 
     import torch
 
@@ -71,8 +81,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--bone-mm {args.bone_mm}: expected a length in mm between 1 and 200")
     if not (math.isfinite(args.margin) and 1.0 <= args.margin <= 4.0):
         raise UserError(f"--margin {args.margin}: expected a number between 1 and 4")
-    if not (math.isfinite(args.tta_deg) and 0.0 <= args.tta_deg <= 90.0):
-        raise UserError(f"--tta-deg {args.tta_deg}: expected degrees between 0 (off) and 90")
+    check_tta_deg(args.tta_deg)
     opt = PredictOptions(
         bbox=parse_bbox(args.bbox) if args.bbox is not None else None,
         K=parse_K(args.K) if args.K is not None else None,

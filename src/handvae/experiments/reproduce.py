@@ -152,6 +152,18 @@ def train_and_evaluate(name: str, cfg_file: Path, overrides: list[str], run_dir:
     }
 
 
+def all_runs(results: dict) -> list[dict]:
+    """Every run of a results.json once: Table 1, the extra seeds, the cloud-weight rows, the weak pairs (at
+    m = 100% "alone" is the "semi" run itself)."""
+    return [
+        *results["table1"],
+        *(r for s in results.get("seeds") or [] for r in s["runs"][1:]),
+        *(results.get("cloud_weight") or []),
+        *(w["semi"] for w in results.get("weak") or []),
+        *(w["alone"] for w in results.get("weak") or [] if w["fraction"] < 1.0),
+    ]
+
+
 def _run_commit(run_dir: Path) -> str | None:
     """The commit the run trained at (its ``env.json``; ``+dirty`` when the tree had uncommitted edits)."""
     try:
@@ -230,14 +242,7 @@ def reproduce(settings: ReproduceSettings, preset: str = "cpu") -> dict:
         _save(settings.out, results)
     _weak_runs(settings, cfg_dir, cache, results, t0)
     results["total_seconds"] = time.perf_counter() - t0
-    runs = [
-        *results["table1"],
-        *(r for s in results["seeds"] for r in s["runs"][1:]),
-        *results["cloud_weight"],
-        *(w["semi"] for w in results["weak"]),
-        *(w["alone"] for w in results["weak"] if w["fraction"] < 1.0),
-    ]
-    results["train_seconds_sum"] = sum(r["train_seconds"] for r in runs)
+    results["train_seconds_sum"] = sum(r["train_seconds"] for r in all_runs(results))
     _save(settings.out, results)
     _log(t0, f"done: {settings.out / 'results.json'}")
     return results

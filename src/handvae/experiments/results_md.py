@@ -12,7 +12,7 @@ import statistics
 from pathlib import Path
 
 from handvae.eval.report import plot_pck_curves
-from handvae.experiments.reproduce import row_key
+from handvae.experiments.reproduce import all_runs, row_key
 from handvae.files import atomic_write_text, save_figure
 
 
@@ -78,16 +78,6 @@ def _seed_lines(seeds: list[dict]) -> list[str]:
     if {"S1", "S4"} <= set(means):
         lines += ["", f"S4 vs S1 over the seeds: {_s4_vs_s1(means['S4'], means['S1'])} mean EPE."]
     return lines
-
-
-def _all_runs(results: dict) -> list[dict]:
-    """Every run of a results.json: Table 1, the extra seeds, the cloud-weight rows, the weak pairs."""
-    return [
-        *results["table1"],
-        *(r for s in results.get("seeds") or [] for r in s["runs"][1:]),
-        *(results.get("cloud_weight") or []),
-        *(r for w in results.get("weak") or [] for r in (w["semi"], w["alone"])),
-    ]
 
 
 def _selection_lines(rows: list[dict]) -> list[str]:
@@ -219,7 +209,7 @@ def render(results: dict, speed: str | None, out: Path) -> str:
     ]
     if settings.get("only"):
         lines.append(f"- rows run: `--only {' '.join(settings['only'])}` (the others were not run)")
-    commits = sorted({str(r["commit"]) for r in _all_runs(results) if r.get("commit")})
+    commits = sorted({str(r["commit"]) for r in all_runs(results) if r.get("commit")})
     if commits:
         lines.append(f"- runs trained at {', '.join(f'`{c[:7]}{c[40:]}`' for c in commits)} (each run's env.json; "
                      "`+dirty`: uncommitted edits in the tree)")

@@ -21,9 +21,11 @@ from handvae.data.augment import identity_params, rotation_z, warp
 TTA_DEG = 30.0
 
 
-def rolled_poses(model: torch.nn.Module, rgb: torch.Tensor, degrees: tuple[float, ...]) -> torch.Tensor:
+def rolled_poses(model: torch.nn.Module, rgb: torch.Tensor, degrees: tuple[float, ...],
+                 zoom: float = 1.0) -> torch.Tensor:
     """``rgb (N, 3, S, S)`` -> ``(len(degrees), N, 21, 3)``: the pose of the crop rolled by each angle
-    (degrees, about the crop centre, black outside, as training warps), rotated back to the crop's frame.
+    (degrees, about the crop centre, black outside, as training warps; ``zoom``: training's scale about
+    the centre, 1 = none), rotated back to the crop's frame.
 
     A view rolled by angle a shows the hand rotated by ``R_z(a)``, so its pose is ``p' = R_z(a) p``;
     in row form ``p = p' R_z(a)``.
@@ -32,6 +34,7 @@ def rolled_poses(model: torch.nn.Module, rgb: torch.Tensor, degrees: tuple[float
     angles = torch.tensor([math.radians(d) for d in degrees], dtype=torch.float32, device=rgb.device)
     params = identity_params(n * len(degrees), rgb.device)
     params["angle"] = angles.repeat_interleave(n)
+    params["scale"] = torch.full((n * len(degrees),), float(zoom), device=rgb.device)
     views = warp(rgb.repeat(len(degrees), 1, 1, 1), params)
     turned = model.predict_pose(views).reshape(len(degrees), n, 21, 3)
     return turned @ rotation_z(angles.to(turned.dtype))[:, None]

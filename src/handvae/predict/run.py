@@ -105,8 +105,9 @@ class Predictor:
         if self.hands != "right":
             return self.pose(pixels, "right", tta_deg), {"requested": "auto", "chosen": "unknown",
                                                 "note": "the model was trained on both hands unmirrored"}
-        choice = choose_hand(self.model, pixels, score)
-        return self.pose(pixels, choice.hand, tta_deg), {"requested": "auto", **choice.as_dict()}
+        choice = choose_hand(self.model, pixels, score)  # its pose is the chosen side's single pass
+        pose = choice.pose if tta_deg == 0 else self.pose(pixels, choice.hand, tta_deg)
+        return pose, {"requested": "auto", **choice.as_dict()}
 
 
 _NUMBER_LIST = re.compile(r"\[\s*([-+0-9.eE,\s]*?)\s*\]")
