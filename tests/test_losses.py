@@ -146,15 +146,37 @@ def test_emd_is_zero_for_a_permuted_copy_and_not_below_chamfer_half():
     assert (losses.emd_exact(r, q) >= losses.chamfer(r, q) / 2 - 1e-9).all()
 
 
+def _permuted_copies(gen: torch.Generator, batch: int, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``p[b, i] = q[b, perm[b, i]]``: the optimal bijection of ``(p, q)`` is ``perm``, at cost 0."""
+    q = _cloud(gen, batch, n)
+    perm = torch.stack([torch.randperm(n, generator=gen) for _ in range(batch)])
+    return torch.gather(q, 1, perm[..., None].expand(-1, -1, 3)), q, perm
+
+
 def test_emd_assignment_of_a_permuted_copy_is_that_permutation_on_the_threaded_path():
-    """128 points and a batch of 3 take the thread-pool branch (on more than one core): every sample's
+    """64 points and a batch of 64 take the thread-pool branch (on more than one core): every sample's
     bijection must be the permutation that made it, none left unsolved."""
     gen = torch.Generator().manual_seed(8)
-    q = _cloud(gen, 3, 128)
-    perm = torch.stack([torch.randperm(128, generator=gen) for _ in range(3)])
-    p = torch.gather(q, 1, perm[..., None].expand(-1, -1, 3))  # p[b, i] = q[b, perm[b, i]]
+    p, q, perm = _permuted_copies(gen, 64, 64)
+    assert 64 * 64**2 >= losses._THREADED_WORK
     assert torch.equal(losses.emd_assignment(p, q), perm)
-    torch.testing.assert_close(losses.emd_exact(p, q), torch.zeros(3, dtype=torch.float64), atol=1e-5, rtol=0)
+    torch.testing.assert_close(losses.emd_exact(p, q), torch.zeros(64, dtype=torch.float64), atol=1e-5, rtol=0)
+
+
+def test_emd_assignments_of_several_pairs_solve_each_pair_as_alone():
+    """Three pairs solved as one (threaded) batch: each gets its own permutation back; the costs of
+    six-point pairs are the brute-force optimum; pairs of different sizes are solved one by one."""
+    gen = torch.Generator().manual_seed(9)
+    triples = [_permuted_copies(gen, 32, 64) for _ in range(3)]
+    got = losses.emd_assignments([(p, q) for p, q, _ in triples])
+    assert 3 * 32 * 64**2 >= losses._THREADED_WORK > 32 * 64**2  # together threaded, alone not
+    for perm, (_, _, want) in zip(got, triples, strict=True):
+        assert torch.equal(perm, want)
+    small = [(_cloud(gen, 2, 6), _cloud(gen, 2, 6)) for _ in range(2)] + [(_cloud(gen, 2, 5), _cloud(gen, 2, 5))]
+    for perm, (p, q) in zip(losses.emd_assignments(small), small, strict=True):
+        for b in range(2):
+            cost = losses.emd_exact(p, q, perm)[b].item()
+            assert cost == pytest.approx(_emd_brute(p[b].numpy(), q[b].numpy()), rel=1e-9)
 
 
 def test_emd_exact_gradient_matches_finite_differences():

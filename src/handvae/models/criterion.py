@@ -106,11 +106,28 @@ class Criterion(nn.Module):
                 raise KeyError(f"unknown loss terms {unknown}; this strategy has {self.term_names()}")
         rgb = batch["R"]
         bsz, device = rgb.shape[0], rgb.device
+        emd_perms = self._emd_assignments(wanted, recon, valid, batch, bsz, device)
         out: dict[str, Tensor] = {}
         for name in wanted:
             with record_function(f"loss:{name}"):
-                out[name] = self._term(name, latents, recon, valid, batch, bsz, device)
+                out[name] = self._term(name, latents, recon, valid, batch, bsz, device, emd_perms.get(name))
         return out
+
+    def _emd_assignments(self, wanted: list[str], recon, valid, batch, bsz: int, device) -> dict[str, Tensor]:
+        """The exact EMD assignments of every wanted ``emd`` term, solved together (one threaded batch)."""
+        names = [n for n in wanted if n.endswith(":emd")]
+        if len(names) < 2 or losses.emd_method(self.cfg.emd, device) != "exact":
+            return {}
+        with record_function("loss:emd_assignments"):
+            pairs = [self._pred_target(n, recon, valid, batch, bsz, device)[:2] for n in names]
+            return dict(zip(names, losses.emd_assignments(pairs), strict=True))
+
+    def _pred_target(self, name: str, recon, valid, batch, bsz: int, device) -> tuple[Tensor, Tensor, Tensor]:
+        """Reconstruction term ``name``'s prediction, its sanitised target and the mask of samples it covers."""
+        elbo, letter = name.split(":")[0], self._decoder_of(name)
+        mask = valid[elbo] & presence(batch, letter, bsz, device)
+        pred = recon[elbo][letter]
+        return pred, _sanitize(batch[letter].to(pred.dtype), mask), mask
 
     def _computable(self, name: str, latents: Mapping, recon: Mapping) -> bool:
         """Whether ``outputs`` hold what term ``name`` needs (its latents and decoded modality)."""
@@ -125,7 +142,7 @@ class Criterion(nn.Module):
     def _decoder_of(name: str) -> str:
         return decoder_of_term(name.split(":")[1])
 
-    def _term(self, name: str, latents, recon, valid, batch, bsz: int, device) -> Tensor:
+    def _term(self, name: str, latents, recon, valid, batch, bsz: int, device, perm: Tensor | None = None) -> Tensor:
         if name == ALIGN_TERM:
             joint, single = self.plan.align  # type: ignore[misc]
             mask = valid[joint] & valid[single]
@@ -133,10 +150,7 @@ class Criterion(nn.Module):
         elbo, loss = name.split(":")
         if loss == "kl":
             return losses.masked_mean(kl_to_standard_normal(latents[elbo]), valid[elbo])
-        letter = self._decoder_of(name)
-        mask = valid[elbo] & presence(batch, letter, bsz, device)
-        pred = recon[elbo][letter]
-        target = _sanitize(batch[letter].to(pred.dtype), mask)
+        pred, target, mask = self._pred_target(name, recon, valid, batch, bsz, device)
         form = self.cfg.l2_form
         if loss == "pose":
             values = losses.pose_l2(pred, target, form)
@@ -147,7 +161,7 @@ class Criterion(nn.Module):
         elif loss == "chamfer":
             values = losses.chamfer(pred, target)
         else:
-            values = losses.emd(pred, target, self.cfg.emd)
+            values = losses.emd(pred, target, self.cfg.emd, perm)
         return losses.masked_mean(values, mask)
 
 
