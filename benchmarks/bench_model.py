@@ -6,7 +6,8 @@ Prints (one run, so the ratios are comparable even on a busy machine):
    crop size, and the ratio of their throughputs (target >= 0.8);
 2. a breakdown of the S4 step by part (each part timed alone, forward + backward), with its
    forward FLOPs, plus the top operators of a torch.profiler trace;
-3. exact EMD (Hungarian, CPU) vs the Sinkhorn approximation: agreement and time.
+3. exact EMD (Hungarian, CPU) vs the Sinkhorn approximation: agreement and time; and S4's three exact
+   assignments per step (one per ELBO) solved one after the other vs as one threaded batch.
 
     PYTHONPATH=src python benchmarks/bench_model.py --batch 8 --crop 128
     PYTHONPATH=src python benchmarks/bench_model.py --device cuda --batch 32 --crop 256
@@ -191,6 +192,22 @@ def bench_emd(args, device: torch.device) -> None:
               f"{1e3 * t_exact:9.1f} {1e3 * t_sk:12.1f}")
 
 
+def bench_joint_assignment(args) -> None:
+    """S4 solves three assignments per step (the R, C and RC ELBOs' clouds against one target)."""
+    g = torch.Generator().manual_seed(args.seed)
+    b, n = args.emd_batch, args.joint_points
+    print(f"\n== S4's three exact EMD assignments per step, batch {b} x {n} points, "
+          f"{torch.get_num_threads()} threads: one after the other vs one batch (losses.emd_assignments)")
+    for noise in (0.2, 1.0):
+        q = torch.randn(b, n, 3, generator=g) * 0.7
+        pairs = [(q[:, torch.randperm(n, generator=g)] + noise * torch.randn(b, n, 3, generator=g), q)
+                 for _ in range(3)]
+        t_sep = timeit(lambda ps=pairs: [L.emd_assignment(p, t) for p, t in ps], torch.device("cpu"), 20, 2)
+        t_joint = timeit(lambda ps=pairs: L.emd_assignments(ps), torch.device("cpu"), 20, 2)
+        print(f"  noise {noise:4.2f}: one after the other {1e3 * t_sep:6.2f} ms, one batch {1e3 * t_joint:6.2f} ms "
+              f"({t_sep / t_joint:.2f}x)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batch", type=int, default=8)
@@ -207,6 +224,7 @@ def main() -> None:
     ap.add_argument("--profile-rows", type=int, default=12)
     ap.add_argument("--emd-batch", type=int, default=32)
     ap.add_argument("--emd-points", type=int, default=256)
+    ap.add_argument("--joint-points", type=int, default=64, help="cloud size of the three-assignment comparison")
     ap.add_argument("--skip-steps", action="store_true", help="only the EMD comparison")
     ap.add_argument("--skip-emd", action="store_true", help="only the training steps")
     ap.add_argument("--seed", type=int, default=0)
@@ -219,6 +237,7 @@ def main() -> None:
         bench_steps(args, device)
     if not args.skip_emd:
         bench_emd(args, device)
+        bench_joint_assignment(args)
 
 
 if __name__ == "__main__":

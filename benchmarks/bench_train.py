@@ -6,8 +6,8 @@ backward, Adam) for S1 and S4, through the real trainer on a prepared synthetic 
     python benchmarks/bench_train.py --cache CACHE          # an existing cache with a train split
 
 Without --cache it writes a small synthetic world (RHD format) and prepares it in a temporary
-folder first. Figures are medians over timed steps after warm-up; S1 and S4 run in one process so
-their ratio is comparable on a busy machine.
+folder first. Figures are medians over timed steps after warm-up; S1 and S4 run in one process and take
+turns in rounds, so their ratio is comparable on a busy machine.
 """
 
 from __future__ import annotations
@@ -49,22 +49,38 @@ def config_for(strategy: str, args, cache: Path | None = None, out: Path | None 
     return load_config(Config, folder / f"{strategy.lower()}.yaml", overrides)
 
 
-def measure(strategy: str, cache: Path, args, out: Path) -> float:
+def make_trainer(strategy: str, cache: Path, args, out: Path):
     from handvae.train.trainer import Trainer
 
-    trainer = Trainer(config_for(strategy, args, cache, out))
-    dev = trainer.device
-    times = []
-    for i in range(args.warmup + args.steps):
+    return Trainer(config_for(strategy, args, cache, out))
+
+
+def step_seconds(trainer, steps: int) -> list[float]:
+    """Seconds of each of ``steps`` full training steps (the batch is assembled on the device first)."""
+    dev, times = trainer.device, []
+    for _ in range(steps):
+        batch = trainer.train_data.next_batch()
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         t0 = time.perf_counter()
-        trainer.train_step(trainer.train_data.next_batch(), 1e-4)
+        trainer.train_step(batch, 1e-4)
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
-        if i >= args.warmup:
-            times.append(time.perf_counter() - t0)
-    return args.batch / statistics.median(times)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def measure(cache: Path, args, out: Path, strategies: tuple[str, ...] = ("S1", "S4")) -> dict[str, float]:
+    """Samples/s of each strategy: after warm-up, ``args.rounds`` rounds of ``args.steps`` steps each, the
+    strategies taking turns, so that a machine whose speed drifts slows them alike; medians of all steps."""
+    trainers = {s: make_trainer(s, cache, args, out) for s in strategies}
+    times: dict[str, list[float]] = {s: [] for s in strategies}
+    for trainer in trainers.values():
+        step_seconds(trainer, args.warmup)
+    for _ in range(args.rounds):
+        for s, trainer in trainers.items():
+            times[s] += step_seconds(trainer, args.steps)
+    return {s: args.batch / statistics.median(t) for s, t in times.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -74,7 +90,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--cache", type=Path)
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--steps", type=int, default=8)
+    p.add_argument("--steps", type=int, default=8, help="timed steps per strategy and round")
+    p.add_argument("--rounds", type=int, default=4, help="rounds in which the strategies take turns")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--samples", type=int, default=96, help="synthetic training samples when no --cache")
     args = p.parse_args(argv)
@@ -86,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"preset {args.preset}, device {args.device}, crop {cfg.data.crop_size}, batch {args.batch}, "
               f"rgb_width {cfg.model.rgb_width}, point_width {cfg.model.point_width}, points {cfg.data.n_points}, "
               f"heatmaps {cfg.data.heatmap_size}, amp {cfg.trainer.amp}, threads {torch.get_num_threads()}")
-        rates = {s: measure(s, cache, args, tmp / "runs") for s in ("S1", "S4")}
+        rates = measure(cache, args, tmp / "runs")
     for s, r in rates.items():
         print(f"{s}: {r:8.1f} training samples/s")
     print(f"S4 / S1 throughput: {rates['S4'] / rates['S1']:.3f}")

@@ -11,6 +11,6 @@ def test_bench_train_runs_on_its_own_tiny_set(capsys):
     spec = importlib.util.spec_from_file_location("bench_train", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.main(["--samples", "40", "--batch", "4", "--steps", "1", "--warmup", "0"])
+    module.main(["--samples", "40", "--batch", "4", "--steps", "1", "--rounds", "2", "--warmup", "0"])
     out = capsys.readouterr().out
     assert "S1:" in out and "S4:" in out and "S4 / S1 throughput:" in out
