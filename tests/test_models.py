@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from handvae.models import build_criterion, build_model
+from handvae.models.latent import Gaussian
 from handvae.models.registry import STRATEGIES
 from handvae.models.strategy import compile_strategy
 from handvae.schema import Config
@@ -241,3 +244,29 @@ def test_training_forward_samples_and_eval_uses_the_mean():
     model.eval()
     out = model(batch)
     torch.testing.assert_close(out["z"]["R"], out["latent"]["R"].mu)
+
+
+def test_alignment_with_a_variance_floor_is_half_the_squared_mean_distance_while_both_posteriors_are_sharp():
+    """loss.align_var_floor = 1: sample 0 (both variances under 1) gives 0.5 ||mu_q - mu_p||^2; sample 1
+    (both over 1) the ordinary KL; the term is their mean. Floor 0 is the paper's KL; a negative floor is refused."""
+    cfg = tiny_cfg("S3")
+    mu_q = torch.tensor([[1.0, -2.0, 0.5], [0.3, 0.0, -1.0]])
+    mu_p = torch.tensor([[0.0, 1.0, 0.5], [1.3, 2.0, 0.0]])
+    q = Gaussian(mu_q, torch.tensor([[-3.0] * 3, [0.5] * 3]))  # the joint posterior q(z|R,C)
+    p = Gaussian(mu_p, torch.tensor([[-5.0] * 3, [1.0] * 3]))  # the RGB posterior q(z|R)
+    outputs = {"latent": {"RC": q, "R": p}, "recon": {}, "valid": {"RC": torch.ones(2, dtype=torch.bool),
+                                                                   "R": torch.ones(2, dtype=torch.bool)}}
+    batch = {"R": torch.zeros(2, 3, S, S)}
+    # by hand: sample 0 -> 0.5 * (1 + 9 + 0) = 5; sample 1 -> 0.5 * sum(log e^1 / e^0.5 + (e^0.5 + d^2) / e - 1)
+    d2 = torch.tensor([1.0, 4.0, 1.0])
+    sample1 = 0.5 * (0.5 + (math.exp(0.5) + d2) / math.e - 1.0).sum()
+    cfg.loss.align_var_floor = 1.0
+    got = build_criterion(cfg)(outputs, batch, terms=["align:kl"])["align:kl"]
+    torch.testing.assert_close(got, (5.0 + sample1) / 2)
+    cfg.loss.align_var_floor = 0.0
+    got = build_criterion(cfg)(outputs, batch, terms=["align:kl"])["align:kl"]
+    torch.testing.assert_close(got, _kl_pair_by_hand(q, p).mean())
+    assert got > 300  # the paper's KL divides by the RGB variance e^-5: the scale that holds S3 at the floor
+    cfg.loss.align_var_floor = -1.0
+    with pytest.raises(ValueError, match="align_var_floor"):
+        build_criterion(cfg)

@@ -73,6 +73,10 @@ class LossConfig:
     lambda_cloud: float = 1.0
     lambda_depth: float = 1.0
     lambda_align: float = 1.0  # lambda' of Eq. 3
+    # S3: in the alignment KL, a posterior variance below this counts as this (0: the paper's KL). With 1, while
+    # both posteriors are sharp, the term is half the squared distance of their means: it no longer divides by
+    # the RGB posterior's shrinking variance (docs/LEARNING.md, section 4)
+    align_var_floor: float = 0.0
     emd: EmdMethod = "auto"  # auto: exact on the CPU, Sinkhorn on a GPU
     l2_form: L2Form = "norm"  # norm: the paper's ||x - y|| | squared: ||x - y||^2 (pose, heatmap, depth)
 

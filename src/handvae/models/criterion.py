@@ -5,7 +5,8 @@ Term names are ``"<elbo>:<loss>"``: for each ELBO (``R``, ``C``, ``RC``, ...) an
 - ``P`` -> ``pose`` (Eq. 10), ``H`` -> ``heat`` (Eq. 7), ``C`` -> ``chamfer`` and ``emd`` (Eq. 8-9),
   ``D`` -> ``depth``;
 - ``"<elbo>:kl"``: ``KL(q || N(0, I))`` for ELBOs that carry it (all but the product of experts);
-- ``"align:kl"``: ``KL(q(z|R,C) || q(z|R))`` of the KL alignment (Eq. 3).
+- ``"align:kl"``: ``KL(q(z|R,C) || q(z|R))`` of the KL alignment (Eq. 3); ``loss.align_var_floor`` > 0
+  raises both posteriors' variances to at least that value inside it.
 
 Each term is a mean over the samples it applies to: a reconstruction term over the samples where
 the ELBO is valid AND the target modality is present (``batch['present'][letter]``), a KL term
@@ -32,7 +33,7 @@ from torch.profiler import record_function
 
 from handvae.modalities import MODALITIES, decoder_of_term
 from handvae.models import losses
-from handvae.models.latent import kl_gaussians, kl_to_standard_normal
+from handvae.models.latent import floor_variance, kl_gaussians, kl_to_standard_normal
 from handvae.models.model import presence
 from handvae.models.strategy import StrategyPlan, compile_strategy
 from handvae.schema import Config, LossConfig
@@ -54,6 +55,8 @@ class Criterion(nn.Module):
         super().__init__()
         self.plan = plan
         self.cfg = loss_cfg  # its choices are checked when the config is loaded (handvae.schema)
+        if not loss_cfg.align_var_floor >= 0.0:
+            raise ValueError(f"loss.align_var_floor must be >= 0 (0: the paper's KL), got {loss_cfg.align_var_floor}")
         self.align_scale = 1.0  # times lambda_align; the trainer's alignment warm-up sets it per step
 
     def term_names(self) -> list[str]:
@@ -146,7 +149,9 @@ class Criterion(nn.Module):
         if name == ALIGN_TERM:
             joint, single = self.plan.align  # type: ignore[misc]
             mask = valid[joint] & valid[single]
-            return losses.masked_mean(kl_gaussians(latents[joint], latents[single]), mask)
+            floor = self.cfg.align_var_floor
+            kl = kl_gaussians(floor_variance(latents[joint], floor), floor_variance(latents[single], floor))
+            return losses.masked_mean(kl, mask)
         elbo, loss = name.split(":")
         if loss == "kl":
             return losses.masked_mean(kl_to_standard_normal(latents[elbo]), valid[elbo])

@@ -13,6 +13,7 @@ with a boolean mask (an absent modality is simply not a factor of the product).
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -45,6 +46,13 @@ def kl_gaussians(q: Gaussian, p: Gaussian) -> Tensor:
     """
     diff = q.logvar - p.logvar
     return 0.5 * (-diff + diff.exp() + (q.mu - p.mu).pow(2) * torch.exp(-p.logvar) - 1.0).sum(dim=-1)
+
+
+def floor_variance(q: Gaussian, floor: float) -> Gaussian:
+    """``q`` with every variance below ``floor`` raised to it (no gradient to those log-variances)."""
+    if floor <= 0.0:
+        return q
+    return Gaussian(q.mu, q.logvar.clamp_min(math.log(floor)))
 
 
 def product_of_experts(
