@@ -270,3 +270,23 @@ def test_alignment_with_a_variance_floor_is_half_the_squared_mean_distance_while
     cfg.loss.align_var_floor = -1.0
     with pytest.raises(ValueError, match="align_var_floor"):
         build_criterion(cfg)
+
+
+@pytest.mark.parametrize("detach", [False, True])
+def test_a_detached_joint_posterior_gets_no_alignment_gradient(detach):
+    """loss.align_detach_joint: the alignment's gradient reaches q(z|R) only. By hand, for the mean over B
+    samples of KL(q || p): d/d mu_p = -(mu_q - mu_p) / var_p / B and d/d mu_q = +(mu_q - mu_p) / var_p / B."""
+    cfg = tiny_cfg("S3")
+    cfg.loss.align_detach_joint = detach
+    gen = torch.Generator().manual_seed(3)
+    q = Gaussian(torch.randn(B, 5, generator=gen).requires_grad_(), torch.randn(B, 5, generator=gen))
+    p = Gaussian(torch.randn(B, 5, generator=gen).requires_grad_(), torch.randn(B, 5, generator=gen))
+    everyone = torch.ones(B, dtype=torch.bool)
+    outputs = {"latent": {"RC": q, "R": p}, "recon": {}, "valid": {"RC": everyone, "R": everyone}}
+    build_criterion(cfg)(outputs, {"R": torch.zeros(B, 3, S, S)}, terms=["align:kl"])["align:kl"].backward()
+    pull = ((q.mu - p.mu) * torch.exp(-p.logvar) / B).detach()
+    torch.testing.assert_close(p.mu.grad, -pull)
+    if detach:
+        assert q.mu.grad is None
+    else:
+        torch.testing.assert_close(q.mu.grad, pull)

@@ -77,6 +77,9 @@ class LossConfig:
     # both posteriors are sharp, the term is half the squared distance of their means: it no longer divides by
     # the RGB posterior's shrinking variance (docs/LEARNING.md, section 4)
     align_var_floor: float = 0.0
+    # S3: the alignment pulls only the RGB posterior towards the joint one (the joint posterior detached, a
+    # teacher), instead of both towards each other as in the paper (false)
+    align_detach_joint: bool = False
     emd: EmdMethod = "auto"  # auto: exact on the CPU, Sinkhorn on a GPU
     l2_form: L2Form = "norm"  # norm: the paper's ||x - y|| | squared: ||x - y||^2 (pose, heatmap, depth)
 

@@ -6,7 +6,8 @@ Term names are ``"<elbo>:<loss>"``: for each ELBO (``R``, ``C``, ``RC``, ...) an
   ``D`` -> ``depth``;
 - ``"<elbo>:kl"``: ``KL(q || N(0, I))`` for ELBOs that carry it (all but the product of experts);
 - ``"align:kl"``: ``KL(q(z|R,C) || q(z|R))`` of the KL alignment (Eq. 3); ``loss.align_var_floor`` > 0
-  raises both posteriors' variances to at least that value inside it.
+  raises both posteriors' variances to at least that value inside it; ``loss.align_detach_joint`` lets it
+  pull only ``q(z|R)`` (no gradient to the joint encoder).
 
 Each term is a mean over the samples it applies to: a reconstruction term over the samples where
 the ELBO is valid AND the target modality is present (``batch['present'][letter]``), a KL term
@@ -33,7 +34,7 @@ from torch.profiler import record_function
 
 from handvae.modalities import MODALITIES, decoder_of_term
 from handvae.models import losses
-from handvae.models.latent import floor_variance, kl_gaussians, kl_to_standard_normal
+from handvae.models.latent import Gaussian, floor_variance, kl_gaussians, kl_to_standard_normal
 from handvae.models.model import presence
 from handvae.models.strategy import StrategyPlan, compile_strategy
 from handvae.schema import Config, LossConfig
@@ -149,8 +150,10 @@ class Criterion(nn.Module):
         if name == ALIGN_TERM:
             joint, single = self.plan.align  # type: ignore[misc]
             mask = valid[joint] & valid[single]
-            floor = self.cfg.align_var_floor
-            kl = kl_gaussians(floor_variance(latents[joint], floor), floor_variance(latents[single], floor))
+            floor, teacher = self.cfg.align_var_floor, latents[joint]
+            if self.cfg.align_detach_joint:
+                teacher = Gaussian(teacher.mu.detach(), teacher.logvar.detach())
+            kl = kl_gaussians(floor_variance(teacher, floor), floor_variance(latents[single], floor))
             return losses.masked_mean(kl, mask)
         elbo, loss = name.split(":")
         if loss == "kl":
