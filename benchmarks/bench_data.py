@@ -26,6 +26,7 @@ from handvae.data.augment import AugmentConfig
 from handvae.data.batches import BatchLoader
 from handvae.data.formats import encode_rhd_depth
 from handvae.data.prepare import PrepareConfig, prepare
+from handvae.train.trainer import build_optimizer
 
 
 def write_rhd_like(root: Path, n: int, size: int = 320, seed: int = 0) -> None:
@@ -128,7 +129,7 @@ def main() -> None:
         t_batch *= args.batch / batch["R"].shape[0]
 
         net = resnet18().to(device)
-        opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+        opt = build_optimizer(net.parameters(), 1e-4, device)  # as the trainer builds it
         x = torch.rand(args.batch, 3, args.size, args.size, device=device)
         y = torch.randn(args.batch, 63, device=device)
         steps = []

@@ -26,6 +26,7 @@ from handvae.models import build_criterion, build_model
 from handvae.models import losses as L
 from handvae.models.resnet import ResNet18
 from handvae.schema import Config
+from handvae.train.trainer import build_optimizer
 
 
 def sync(device: torch.device) -> None:
@@ -83,7 +84,7 @@ def bench_steps(args, device: torch.device) -> None:
     beta = 1e-3
 
     bare = ResNet18(width=args.width, num_classes=63).to(device, memory_format=mf)
-    opt_bare = torch.optim.Adam(bare.parameters(), lr=1e-4)
+    opt_bare = build_optimizer(bare.parameters(), 1e-4, device)  # as the trainer builds it
     rgb = batch["R"].contiguous(memory_format=mf)
     target = batch["P"].flatten(1)
 
@@ -96,7 +97,7 @@ def bench_steps(args, device: torch.device) -> None:
     cfg = s4_config(args)
     model = build_model(cfg).to(device, memory_format=mf).train()
     crit = build_criterion(cfg)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    opt = build_optimizer(model.parameters(), 1e-4, device)
     s4_batch = dict(batch, R=rgb)
 
     def s4_step() -> None:

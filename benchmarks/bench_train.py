@@ -56,14 +56,13 @@ def make_trainer(strategy: str, cache: Path, args, out: Path):
 
 
 def step_seconds(trainer, steps: int) -> list[float]:
-    """Seconds of each of ``steps`` full training steps (the batch is assembled on the device first)."""
+    """Seconds of each of ``steps`` full training steps, the batch's assembly (augmentation) included."""
     dev, times = trainer.device, []
     for _ in range(steps):
-        batch = trainer.train_data.next_batch()
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         t0 = time.perf_counter()
-        trainer.train_step(batch, 1e-4)
+        trainer.train_step(trainer.train_data.next_batch(), 1e-4)
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         times.append(time.perf_counter() - t0)

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from handvae.config import ConfigError, load_config
 from handvae.models import build_criterion, build_model
 from handvae.models.latent import Gaussian
 from handvae.models.registry import STRATEGIES
@@ -267,9 +268,9 @@ def test_alignment_with_a_variance_floor_is_half_the_squared_mean_distance_while
     got = build_criterion(cfg)(outputs, batch, terms=["align:kl"])["align:kl"]
     torch.testing.assert_close(got, _kl_pair_by_hand(q, p).mean())
     assert got > 300  # the paper's KL divides by the RGB variance e^-5: the scale that holds S3 at the floor
-    cfg.loss.align_var_floor = -1.0
-    with pytest.raises(ValueError, match="align_var_floor"):
-        build_criterion(cfg)
+    for bad in ("-1", "inf", "nan"):
+        with pytest.raises(ConfigError, match="align_var_floor"):
+            load_config(Config, None, [f"loss.align_var_floor={bad}"])
 
 
 @pytest.mark.parametrize("detach", [False, True])

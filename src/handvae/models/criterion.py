@@ -56,8 +56,6 @@ class Criterion(nn.Module):
         super().__init__()
         self.plan = plan
         self.cfg = loss_cfg  # its choices are checked when the config is loaded (handvae.schema)
-        if not loss_cfg.align_var_floor >= 0.0:
-            raise ValueError(f"loss.align_var_floor must be >= 0 (0: the paper's KL), got {loss_cfg.align_var_floor}")
         self.align_scale = 1.0  # times lambda_align; the trainer's alignment warm-up sets it per step
 
     def term_names(self) -> list[str]:
@@ -120,10 +118,12 @@ class Criterion(nn.Module):
     def _emd_assignments(self, wanted: list[str], recon, valid, batch, bsz: int, device) -> dict[str, Tensor]:
         """The exact EMD assignments of every wanted ``emd`` term, solved together (one threaded batch)."""
         names = [n for n in wanted if n.endswith(":emd")]
-        if len(names) < 2 or losses.emd_method(self.cfg.emd, device) != "exact":
+        if len(names) < 2:
+            return {}
+        pairs = [self._pred_target(n, recon, valid, batch, bsz, device)[:2] for n in names]
+        if losses.emd_method(self.cfg.emd, pairs[0][0].device) != "exact":  # decided as losses.emd decides it
             return {}
         with record_function("loss:emd_assignments"):
-            pairs = [self._pred_target(n, recon, valid, batch, bsz, device)[:2] for n in names]
             return dict(zip(names, losses.emd_assignments(pairs), strict=True))
 
     def _pred_target(self, name: str, recon, valid, batch, bsz: int, device) -> tuple[Tensor, Tensor, Tensor]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,14 @@ class InfiniteBatches:
         self._it = None
 
 
+def build_optimizer(params: Iterable[torch.nn.Parameter], lr: float, device: torch.device) -> torch.optim.Adam:
+    """Adam, fused where this torch has the kernel (CUDA; the CPU from torch 2.4): one pass over every tensor
+    (an S4 step's update on 2 CPU cores 1.5 ms against 6.6 for the per-tensor loop; the same update rule,
+    not bit-identical). A resumed run keeps the kind its checkpoint was trained with."""
+    fused = device.type == "cuda" or (device.type == "cpu" and torch.__version__ >= "2.4")
+    return torch.optim.Adam(params, lr=lr, fused=fused or None)
+
+
 class Trainer:
     """Train ``cfg`` into ``cfg.out_dir``. Build once, then :meth:`fit`."""
 
@@ -115,10 +124,7 @@ class Trainer:
         if cfg.trainer.channels_last and self.device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
         self.criterion = build_criterion(cfg)
-        # the fused kernel updates every tensor in one pass (one S4 step on 2 CPU cores: 1.5 ms against 6.6
-        # for the per-tensor loop); a resumed run keeps the kind its checkpoint was trained with
-        fused = self.device.type in ("cpu", "cuda")
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.trainer.lr, fused=fused)
+        self.optimizer = build_optimizer(self.model.parameters(), cfg.trainer.lr, self.device)
         self.net: torch.nn.Module = self.model
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
