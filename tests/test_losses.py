@@ -179,6 +179,19 @@ def test_emd_assignments_of_several_pairs_solve_each_pair_as_alone():
             assert cost == pytest.approx(_emd_brute(p[b].numpy(), q[b].numpy()), rel=1e-9)
 
 
+def test_a_non_finite_cloud_gives_a_non_finite_emd_for_its_sample_only_and_no_error():
+    """A diverged step's NaN or inf cloud must reach the trainer's NaN guard as a NaN loss, not crash the
+    assignment; the other samples keep their exact EMD."""
+    gen = torch.Generator().manual_seed(10)
+    p, q = _cloud(gen, 3, 6), _cloud(gen, 3, 6)
+    want = losses.emd_exact(p, q)
+    p[1, 2, 0] = float("nan")
+    p[2, 4, 1] = float("inf")
+    got = losses.emd_exact(p, q)
+    assert not got[1].isfinite() and not got[2].isfinite()
+    assert got[0].item() == pytest.approx(want[0].item(), rel=1e-12)
+
+
 def test_emd_exact_gradient_matches_finite_differences():
     gen = torch.Generator().manual_seed(4)
     p, q = _cloud(gen, 1, 6), _cloud(gen, 1, 6)

@@ -101,6 +101,7 @@ def chamfer(pred: Tensor, target: Tensor) -> Tensor:
 
 
 _ASSIGN_THREADS = min(8, os.cpu_count() or 1)
+_BAD_COST = 1e30  # stands in for a non-finite distance in the assignment
 _THREADED_WORK = 2**24  # problems x points^3 (the solver is cubic) from which threads share the assignment
 _ASSIGN_POOL: ThreadPoolExecutor | None = None  # made once: a pool per call cost more than 64-point problems
 
@@ -117,6 +118,9 @@ def emd_assignment(pred: Tensor, target: Tensor) -> Tensor:
     _check_clouds(pred, target, same_size=True)
     with torch.no_grad():
         cost = torch.cdist(pred.detach().double().cpu(), target.detach().double().cpu()).numpy()
+    # a non-finite cloud (a diverged step) must not crash the solver: its sample gets some bijection, and its
+    # distance, computed from the clouds themselves, stays non-finite for the trainer's NaN guard to skip
+    cost = np.nan_to_num(cost, nan=_BAD_COST, posinf=_BAD_COST, neginf=_BAD_COST)
     perm = np.empty(cost.shape[:2], dtype=np.int64)
 
     def solve(batch_rows: range) -> None:
