@@ -81,6 +81,8 @@ class LossConfig:
     # S3: the alignment pulls only the RGB posterior towards the joint one (the joint posterior detached, a
     # teacher), instead of both towards each other as in the paper (false)
     align_detach_joint: bool = False
+    emd: EmdMethod = "auto"  # auto: exact on the CPU, Sinkhorn on a GPU
+    l2_form: L2Form = "norm"  # norm: the paper's ||x - y|| | squared: ||x - y||^2 (pose, heatmap, depth)
 
     def __post_init__(self) -> None:
         from handvae.config import ConfigError
@@ -88,8 +90,6 @@ class LossConfig:
         if not (math.isfinite(self.align_var_floor) and self.align_var_floor >= 0.0):
             raise ConfigError(f"loss.align_var_floor: expected a finite value >= 0 (0: the paper's KL), "
                               f"got {self.align_var_floor!r}")
-    emd: EmdMethod = "auto"  # auto: exact on the CPU, Sinkhorn on a GPU
-    l2_form: L2Form = "norm"  # norm: the paper's ||x - y|| | squared: ||x - y||^2 (pose, heatmap, depth)
 
 
 @dataclass
