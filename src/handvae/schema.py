@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from handvae.config import ConfigError
+
 # The choices of every enumerated setting, defined once: a bad value fails when the config is loaded,
 # naming the key and the valid values (handvae.config).
 Alignment = Literal["none", "kl", "poe"]
@@ -85,8 +87,6 @@ class LossConfig:
     l2_form: L2Form = "norm"  # norm: the paper's ||x - y|| | squared: ||x - y||^2 (pose, heatmap, depth)
 
     def __post_init__(self) -> None:
-        from handvae.config import ConfigError
-
         if not (math.isfinite(self.align_var_floor) and self.align_var_floor >= 0.0):
             raise ConfigError(f"loss.align_var_floor: expected a finite value >= 0 (0: the paper's KL), "
                               f"got {self.align_var_floor!r}")
