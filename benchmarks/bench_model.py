@@ -116,14 +116,23 @@ def bench_steps(args, device: torch.device) -> None:
           f"{gflops(lambda: model(s4_batch)):7.2f} GFLOP fwd")
     print(f"throughput ratio S4 / bare = {t_bare / t_s4:.3f}  (target >= 0.8)")
 
-    # ---- breakdown: each part alone, forward + backward, at the shapes it has inside the S4 step
+    print_breakdown(args, device, cfg.model.latent_dim, model, crit, opt, batch, s4_batch, t_s4)
+    if args.profile:
+        print_profile(s4_step, device, args.profile_rows)
+
+
+def print_breakdown(
+    args, device: torch.device, latent_dim: int, model, crit, opt, batch: dict, s4_batch: dict, t_s4: float
+) -> None:
+    """Each part of an S4 step alone, forward + backward, at the shapes it has inside the step."""
+    beta = 1e-3
     parts: dict[str, Callable[[], object]] = {}
-    z3 = torch.randn(3 * args.batch, cfg.model.latent_dim, device=device, requires_grad=True)
+    z3 = torch.randn(3 * args.batch, latent_dim, device=device, requires_grad=True)
 
     def enc(letter: str, x: torch.Tensor) -> Callable[[], object]:
         return lambda: model.encoders[letter](x)
 
-    parts["encoder R (ResNet-18)"] = enc("R", rgb)
+    parts["encoder R (ResNet-18)"] = enc("R", s4_batch["R"])
     parts["encoder C (ResPEL)"] = enc("C", batch["C"])
     for letter, name in (("C", "FoldingNet"), ("H", "DCGAN heatmaps"), ("P", "pose MLP")):
         parts[f"decoder {letter} ({name}) x3 latents"] = (lambda d: lambda: model.decoders[d](z3))(letter)
@@ -158,16 +167,18 @@ def bench_steps(args, device: torch.device) -> None:
         print(f"  {name:36s} {1e3 * t:8.1f} ms  {100 * t / total:5.1f}%  {gf:7.2f} GFLOP fwd")
     print(f"  {'sum of parts':36s} {1e3 * total:8.1f} ms  (full step {1e3 * t_s4:.1f} ms)")
 
-    if args.profile:
-        from torch.profiler import ProfilerActivity, profile
 
-        acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
-        with profile(activities=acts) as prof:
-            s4_step()
-            sync(device)
-        key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
-        print("\n-- torch.profiler, one S4 step, top operators")
-        print(prof.key_averages().table(sort_by=key, row_limit=args.profile_rows))
+def print_profile(step: Callable[[], None], device: torch.device, rows: int) -> None:
+    """torch.profiler's top operators of one training step."""
+    from torch.profiler import ProfilerActivity, profile
+
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=acts) as prof:
+        step()
+        sync(device)
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    print("\n-- torch.profiler, one S4 step, top operators")
+    print(prof.key_averages().table(sort_by=key, row_limit=rows))
 
 
 def bench_emd(args, device: torch.device) -> None:

