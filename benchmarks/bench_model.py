@@ -11,6 +11,7 @@ Prints (one run, so the ratios are comparable even on a busy machine):
 
     PYTHONPATH=src python benchmarks/bench_model.py --batch 8 --crop 128
     PYTHONPATH=src python benchmarks/bench_model.py --device cuda --batch 32 --crop 256
+    PYTHONPATH=src python benchmarks/bench_model.py --config configs/cpu/s4.yaml --batch 32 --skip-emd
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Callable
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from handvae.config import load_config
 from handvae.models import build_criterion, build_model
 from handvae.models import losses as L
 from handvae.models.resnet import ResNet18
@@ -54,13 +56,14 @@ def gflops(fn: Callable[[], object]) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def make_batch(args, device: torch.device) -> dict:
+def make_batch(args, cfg: Config, device: torch.device) -> dict:
+    """A random batch at the shapes of ``cfg``: R (B, 3, crop, crop), C (B, n_points, 3), H, P (B, 21, 3)."""
     g = torch.Generator().manual_seed(args.seed)
-    b, s = args.batch, args.crop
+    b, s, n, hs = args.batch, cfg.data.crop_size, cfg.data.n_points, cfg.data.heatmap_size
     batch = {
         "R": torch.rand(b, 3, s, s, generator=g),
-        "C": torch.randn(b, 256, 3, generator=g) * 0.7,
-        "H": torch.rand(b, 21, 64, 64, generator=g) * 0.1,
+        "C": torch.randn(b, n, 3, generator=g) * 0.7,
+        "H": torch.rand(b, 21, hs, hs, generator=g) * 0.1,
         "P": torch.randn(b, 21, 3, generator=g),
     }
     batch = {k: v.to(device) for k, v in batch.items()}
@@ -69,6 +72,14 @@ def make_batch(args, device: torch.device) -> dict:
 
 
 def s4_config(args) -> Config:
+    """S4 from ``--config`` (a YAML config, for example configs/cpu/s4.yaml) or from the shape flags."""
+    if args.config:
+        cfg = load_config(Config, args.config)
+        if (cfg.model.strategy, cfg.model.alignment) != ("RC2CHP", "poe"):
+            raise SystemExit(f"--config {args.config}: expected an S4 config (RC2CHP, poe), got "
+                             f"{cfg.model.strategy} with alignment {cfg.model.alignment}")
+        args.width, args.point_width, args.crop = cfg.model.rgb_width, cfg.model.point_width, cfg.data.crop_size
+        return cfg
     cfg = Config()
     cfg.model.strategy, cfg.model.alignment = "RC2CHP", "poe"
     cfg.model.rgb_width = args.width
@@ -79,7 +90,8 @@ def s4_config(args) -> Config:
 
 
 def bench_steps(args, device: torch.device) -> None:
-    batch = make_batch(args, device)
+    cfg = s4_config(args)
+    batch = make_batch(args, cfg, device)
     mf = torch.channels_last if args.channels_last else torch.contiguous_format
     beta = 1e-3
 
@@ -94,7 +106,6 @@ def bench_steps(args, device: torch.device) -> None:
         loss.backward()
         opt_bare.step()
 
-    cfg = s4_config(args)
     model = build_model(cfg).to(device, memory_format=mf).train()
     crit = build_criterion(cfg)
     opt = build_optimizer(model.parameters(), 1e-4, device)
@@ -223,6 +234,8 @@ def bench_joint_assignment(args) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--config", help="an S4 YAML config whose shapes to time (e.g. configs/cpu/s4.yaml); "
+                    "it replaces --crop, --width and --point-width")
     ap.add_argument("--crop", type=int, default=128)
     ap.add_argument("--width", type=int, default=64, help="ResNet-18 base width (64 = torchvision's)")
     ap.add_argument("--point-width", type=float, default=1.0, help="ResPEL/FoldingNet width multiplier")
