@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from handvae.synth.appearance import natural_images_u8
 from handvae.synth.generate import generate_dataset, make_sample, scene_options
 
 
@@ -26,7 +27,9 @@ def main() -> None:
     args = ap.parse_args()
     world = dict(item.split("=", 1) for item in args.world)
     opt = scene_options(args.format, args.size, world)
-    make_sample(0, "training" if args.format == "rhd" else "train", 0, opt)  # warm caches (images)
+    # warm the per-process caches: a worker loads the natural images once, not per sample
+    natural_images_u8()
+    make_sample(0, "training" if args.format == "rhd" else "train", 0, opt)
     t0 = time.perf_counter()
     for i in range(args.n):
         make_sample(1, "training" if args.format == "rhd" else "train", i, opt)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from handvae.synth.rasterize import rasterize, vertex_normals
+from handvae.synth.rasterize import _nearest_per_pixel, rasterize, row_norm, vertex_normals
 
 K = np.array([[60.0, 0.0, 20.0], [0.0, 55.0, 17.0], [0.0, 0.0, 1.0]])
 W, H = 41, 37
@@ -80,3 +80,31 @@ def test_vertex_normals_of_a_tetrahedron_point_outwards():
     centre = v.mean(axis=0)
     assert np.all(np.einsum("ij,ij->i", n, v - centre) > 0)
     np.testing.assert_allclose(np.linalg.norm(n, axis=1), 1.0)
+
+
+def test_nearest_per_pixel_matches_a_loop_and_breaks_ties_by_the_lowest_index():
+    rng = np.random.default_rng(0)
+    pix = rng.integers(0, 30, size=400)
+    zz = rng.integers(1, 6, size=400).astype(np.float64)  # many equal depths on one pixel
+    best: dict[int, int] = {}
+    for i, (p, z) in enumerate(zip(pix, zz)):
+        if p not in best or z < zz[best[p]]:  # strictly nearer only: the first of equals stays
+            best[p] = i
+    assert sorted(_nearest_per_pixel(pix, zz, 30).tolist()) == sorted(best.values())
+
+
+def test_row_norm_is_numpys_norm_to_the_bit():
+    x = np.random.default_rng(1).normal(size=(1000, 3)) * 10.0 ** np.arange(-3, 3).repeat(167)[:1000, None]
+    assert np.array_equal(row_norm(x), np.linalg.norm(x, axis=1, keepdims=True))
+
+
+def test_vertex_normals_sum_face_normals_as_a_loop_does():
+    rng = np.random.default_rng(2)
+    v = rng.normal(size=(40, 3))
+    f = rng.integers(0, 40, size=(120, 3))
+    ref = np.zeros_like(v)
+    for c in range(3):  # corner 0 of every face, then corner 1, then corner 2
+        for face, corner in enumerate(f[:, c]):
+            ref[corner] += np.cross(v[f[face, 1]] - v[f[face, 0]], v[f[face, 2]] - v[f[face, 0]])
+    ref /= np.maximum(np.linalg.norm(ref, axis=1, keepdims=True), 1e-12)
+    assert np.allclose(vertex_normals(v, f), ref, rtol=0, atol=1e-12)

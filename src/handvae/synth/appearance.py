@@ -18,6 +18,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from handvae.synth.rasterize import row_norm
+
 # skimage.data images that load from the wheel without any download (see docs/DATA.md, backgrounds)
 SKIMAGE_IMAGES = (
     "astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry",
@@ -69,6 +71,13 @@ def natural_images() -> list[np.ndarray]:
         out.append(np.clip(img, 0.0, 1.0))
     _CACHE["nat"] = out
     return out
+
+
+def natural_images_u8() -> list[np.ndarray]:
+    """:func:`natural_images` as uint8, ``(img * 255).astype(uint8)`` of each (cached per process)."""
+    if "nat_u8" not in _CACHE:
+        _CACHE["nat_u8"] = [(img * 255).astype(np.uint8) for img in natural_images()]
+    return _CACHE["nat_u8"]
 
 
 def sample_skin(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -134,7 +143,7 @@ def procedural_background(rng: np.random.Generator, h: int, w: int) -> np.ndarra
 
 def natural_background(rng: np.random.Generator, h: int, w: int) -> np.ndarray | None:
     """A random crop of an offline natural image, resized and colour-jittered; None if none."""
-    imgs = natural_images()
+    imgs = natural_images_u8()
     if not imgs:
         return None
     img = imgs[rng.integers(len(imgs))]
@@ -145,7 +154,7 @@ def natural_background(rng: np.random.Generator, h: int, w: int) -> np.ndarray |
     y0 = rng.integers(0, ih - ch + 1)
     x0 = rng.integers(0, iw - cw + 1)
     crop = np.ascontiguousarray(img[y0 : y0 + ch, x0 : x0 + cw])
-    pil = Image.fromarray((crop * 255).astype(np.uint8)).resize((w, h), Image.BILINEAR)
+    pil = Image.fromarray(crop).resize((w, h), Image.BILINEAR)
     out = np.asarray(pil, dtype=np.float32) / 255.0
     if rng.random() < 0.5:
         out = out[:, ::-1]
@@ -157,7 +166,9 @@ def natural_background(rng: np.random.Generator, h: int, w: int) -> np.ndarray |
                 / 255
             )
     gains = rng.uniform(0.7, 1.3, size=3).astype(np.float32)
-    return np.clip(out * gains * rng.uniform(0.6, 1.3), 0.0, 1.0)
+    out = out * gains  # a new array (out may be a view): the rest works in place
+    out *= rng.uniform(0.6, 1.3)
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 def dead_leaves(rng: np.random.Generator, h: int, w: int, n: int = 1500) -> np.ndarray:
@@ -241,7 +252,7 @@ def shade(
         # skin scatters red light further: a warm rim where the light grazes
         sss = np.clip(1 - np.abs(ndl), 0, 1)[:, None] * wrap[:, None] * np.array([0.25, 0.05, 0.02])
         h = d[None] + view
-        h /= np.maximum(np.linalg.norm(h, axis=1, keepdims=True), 1e-9)
+        h /= np.maximum(row_norm(h), 1e-9)
         sp = np.clip(np.einsum("ij,ij->i", normal, h), 0, 1) ** shininess * (ndl > 0)
         out = out + c[None] * (albedo * (diff + sss) + (spec * sp)[:, None])
     return out
@@ -252,14 +263,16 @@ def amplitude_mix(img: np.ndarray, ref: np.ndarray, beta: float, lam: float) -> 
     ``ref`` (same shape), keeping the phase of ``img``. ``beta``: half-size of the low-frequency
     square as a fraction of the image size."""
     f = np.fft.rfft2(img, axes=(0, 1))
-    fr = np.fft.rfft2(ref, axes=(0, 1))
     h, w = img.shape[:2]
     b = max(1, int(beta * min(h, w)))
     rows = np.r_[0:b, h - b : h]
     sel = (rows[:, None], slice(0, b))
+    # of the reference only the block is needed: rfft2 is rfft along axis 1, then fft along axis 0,
+    # column by column, so the block's b columns alone give the same values
+    fr_block = np.fft.fft(np.fft.rfft(ref, axis=1)[:, :b], axis=0)[rows[:, None]]  # the shape of f[sel]
     block = f[sel]
     amp = np.abs(block)
-    new_amp = (1 - lam) * amp + lam * np.abs(fr[sel])
+    new_amp = (1 - lam) * amp + lam * np.abs(fr_block)
     f[sel] = block * (new_amp / np.maximum(amp, 1e-8))
     out = np.fft.irfft2(f, s=(h, w), axes=(0, 1))
     return out.astype(np.float32)
@@ -277,10 +290,11 @@ def camera_effects(img: np.ndarray, rng: np.random.Generator, p_amplitude_mix: f
         nat = natural_background(rng, h, w)
         ref = nat if nat is not None else procedural_background(rng, h, w)
         img = amplitude_mix(img, ref, rng.uniform(0.003, 0.03), rng.uniform(0.1, 0.6))
-    img = img * rng.uniform(0.9, 1.1, size=3).astype(np.float32) * np.float32(rng.uniform(0.75, 1.25))
+    img = img * rng.uniform(0.9, 1.1, size=3).astype(np.float32)  # a new array: the next steps work in place
+    img *= np.float32(rng.uniform(0.75, 1.25))
     img = np.clip(img, 0.0, 1.0) ** np.float32(rng.uniform(0.8, 1.25))
     sat = np.float32(rng.uniform(0.7, 1.3))
-    grey = img.mean(axis=2, keepdims=True)
+    grey = ((img[..., 0] + img[..., 1] + img[..., 2]) / 3)[..., None]  # the channel mean, without a slow reduce
     img = grey + sat * (img - grey)
     if rng.random() < 0.3:
         yy, xx = np.ogrid[0:h, 0:w]

@@ -10,6 +10,7 @@ from scipy import ndimage
 
 from handvae.skeleton import NUM_JOINTS
 from handvae.synth import appearance as ap
+from handvae.synth.rasterize import row_norm
 from handvae.synth.render import project
 from handvae.synth.surface import LABEL_BASE, M_ARM, M_HAND, M_OBJECT, M_SLEEVE, Surface
 
@@ -85,7 +86,7 @@ def shade(rng: np.random.Generator, K: np.ndarray, surf: Surface, bg: np.ndarray
     vv, uu = np.nonzero(hit)
     pts = np.stack([(uu - K[0, 2]) / K[0, 0], (vv - K[1, 2]) / K[1, 1], np.ones(len(mat))], axis=1)
     pts = pts * surf.depth[hit][:, None]
-    view = -pts / np.linalg.norm(pts, axis=1, keepdims=True)
+    view = -pts / row_norm(pts)
     skin = mat <= M_ARM
     spec = np.where(skin, rng.uniform(0.03, 0.12), np.where(mat == M_SLEEVE, 0.01, rng.uniform(0.1, 0.5)))
     wrap = np.where(skin, rng.uniform(0.3, 0.6), 0.1)

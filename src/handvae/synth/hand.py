@@ -19,6 +19,7 @@ Flexion is positive towards the palm. Limits: :data:`LOWER`, :data:`UPPER`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -107,8 +108,10 @@ def base_positions(prop: HandProportions) -> np.ndarray:
     return np.stack([x, y, z], axis=1)
 
 
+@lru_cache(maxsize=5)
 def _finger_base_frame(f: int) -> np.ndarray:
-    """Rest frame of finger ``f`` (columns: lateral, along, palmar) in the right-hand local frame."""
+    """Rest frame of finger ``f`` (columns: lateral, along, palmar) in the right-hand local frame;
+    computed once per finger (a read-only array)."""
     if f == 0:
         along = np.array([0.52, 0.80, 0.30])
         along /= np.linalg.norm(along)
@@ -120,7 +123,9 @@ def _finger_base_frame(f: int) -> np.ndarray:
         along = np.array([np.sin(a), np.cos(a), 0.0])
         bend = np.array([0.0, 0.0, 1.0])
     lateral = np.cross(along, bend)
-    return np.stack([lateral, along, bend], axis=1)
+    frame = np.stack([lateral, along, bend], axis=1)
+    frame.flags.writeable = False
+    return frame
 
 
 @dataclass

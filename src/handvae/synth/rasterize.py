@@ -13,6 +13,7 @@ is a few numpy passes over about ``sum of box areas`` elements: a 3,700-triangle
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -29,12 +30,18 @@ class MeshBuffers:
     face: np.ndarray
     bary: np.ndarray
 
+    @cached_property
+    def _hits(self) -> tuple[np.ndarray, np.ndarray]:
+        """The covered pixels' triangles ``(N,)`` and barycentrics ``(N, 3)``, row-major (computed once)."""
+        hit = self.face >= 0
+        return self.face[hit], self.bary[hit]
+
     def interpolate(self, corner_values: np.ndarray) -> np.ndarray:
         """Per-pixel interpolation of a per-corner attribute ``(F, 3, C)`` -> ``(N, C)`` over the
-        covered pixels (row-major order, as ``face >= 0``)."""
-        hit = self.face >= 0
-        vals = corner_values[self.face[hit]]  # (N, 3, C)
-        return np.einsum("nk,nkc->nc", self.bary[hit], vals)
+        covered pixels (row-major order, as ``face >= 0``). The buffers must not change after the
+        first call."""
+        face, bary = self._hits
+        return np.einsum("nk,nkc->nc", bary, corner_values[face])
 
 
 def rasterize(vertices: np.ndarray, faces: np.ndarray, K: np.ndarray, width: int, height: int,
@@ -75,15 +82,25 @@ def rasterize(vertices: np.ndarray, faces: np.ndarray, K: np.ndarray, width: int
     s = inv_z.sum(axis=1)
     zz = 1.0 / s
     pix = pv * width + pu
-    order = np.lexsort((zz, pix))
-    first = np.ones(order.size, dtype=bool)
-    first[1:] = pix[order[1:]] != pix[order[:-1]]
-    win = order[first]
+    win = _nearest_per_pixel(pix, zz, width * height)
     flat = pix[win]
     depth.reshape(-1)[flat] = zz[win]
     face_buf.reshape(-1)[flat] = fi[win]
     bary_buf.reshape(-1, 3)[flat] = inv_z[win] / s[win, None]
     return out
+
+
+def _nearest_per_pixel(pix: np.ndarray, zz: np.ndarray, n_pixels: int) -> np.ndarray:
+    """Indices of the winning pairs: per pixel of ``pix (N,)`` the pair of least depth ``zz (N,)``,
+    the lowest index among equal depths (one winner per covered pixel). A per-pixel minimum and a
+    scatter, no sort of the N pairs."""
+    nearest = np.full(n_pixels, np.inf)
+    np.minimum.at(nearest, pix, zz)
+    cand = np.nonzero(zz == nearest[pix])[0]
+    none = np.iinfo(np.int64).max
+    owner = np.full(n_pixels, none, dtype=np.int64)
+    np.minimum.at(owner, pix[cand], cand)  # equal depths: the lowest index
+    return owner[owner != none]
 
 
 def _box_pixels(tri: np.ndarray, keep: np.ndarray, width: int, height: int) -> tuple[np.ndarray, ...]:
@@ -100,9 +117,10 @@ def _box_pixels(tri: np.ndarray, keep: np.ndarray, width: int, height: int) -> t
     if total > MAX_PAIRS:
         raise ValueError(f"rasterize: {total} candidate pixels (triangles too close to the camera?)")
     fi = np.repeat(ids, count)
-    k = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
-    bw_r = np.repeat(bw, count)
-    return fi, lo[fi, 0] + k % bw_r, lo[fi, 1] + k // bw_r
+    # k: the pair's place in its box, row-major; int32 (total <= MAX_PAIRS) for a faster division
+    k = np.arange(total, dtype=np.int32) - np.repeat((np.cumsum(count) - count).astype(np.int32), count)
+    row, col = np.divmod(k, np.repeat(bw.astype(np.int32), count))
+    return fi, np.repeat(lo[ids, 0], count) + col, np.repeat(lo[ids, 1], count) + row
 
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -111,7 +129,15 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     v = np.asarray(vertices, dtype=np.float64)
     f = np.asarray(faces, dtype=np.int64)
     fn = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])  # length = 2 x area
-    n = np.zeros_like(v)
-    for c in range(3):
-        np.add.at(n, f[:, c], fn)
-    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+    # each vertex sums its faces' normals in the order corner 0 of every face, corner 1, corner 2
+    # (np.add.at's order, to the bit), by one bincount per coordinate
+    corners = f.T.reshape(-1)
+    n = np.stack([np.bincount(corners, weights=np.tile(fn[:, k], 3), minlength=len(v)) for k in range(3)], axis=1)
+    return n / np.maximum(row_norm(n), 1e-12)
+
+
+def row_norm(x: np.ndarray) -> np.ndarray:
+    """Euclidean lengths ``(N, 1)`` of the rows of ``x (N, 3)``: ``np.linalg.norm(x, axis=1,
+    keepdims=True)`` to the bit (the same sum, in the same order), without numpy's slow reduction
+    over a 3-long axis."""
+    return np.sqrt(x[:, 0:1] * x[:, 0:1] + x[:, 1:2] * x[:, 1:2] + x[:, 2:3] * x[:, 2:3])

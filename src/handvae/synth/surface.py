@@ -14,7 +14,7 @@ import numpy as np
 
 from handvae.skeleton import NUM_JOINTS
 from handvae.synth.mesh_asset import HandMaps
-from handvae.synth.rasterize import MeshBuffers
+from handvae.synth.rasterize import MeshBuffers, row_norm
 from handvae.synth.render import GeometryBuffers
 
 # Mask labels follow RHD: 0 background (and objects), 1 person (forearm, sleeve), left hand 2-17,
@@ -111,7 +111,7 @@ def mesh_surface(buf: MeshBuffers, faces: np.ndarray, normals: np.ndarray, verte
     s.material[hit] = vertex["material"][corner]
     s.owner[hit] = vertex["owner"][corner]
     n = buf.interpolate(normals[faces])
-    s.normal[hit] = n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+    s.normal[hit] = n / np.maximum(row_norm(n), 1e-12)
     s.palmar[hit] = buf.interpolate(vertex["palmar"][faces][..., None])[:, 0]
     if maps is None or face_uv is None:
         s.nail[hit] = buf.interpolate(vertex["nail"][faces][..., None])[:, 0]
@@ -121,11 +121,10 @@ def mesh_surface(buf: MeshBuffers, faces: np.ndarray, normals: np.ndarray, verte
 
 
 def merge(a: Surface, b: Surface) -> Surface:
-    """Per pixel, the nearer of two surfaces."""
+    """Per pixel, the nearer of two surfaces: ``a`` takes ``b``'s pixels where ``b`` is nearer (``a``
+    is updated in place, and returned)."""
     take_b = b.depth < a.depth
-    out = {}
     for name in ("depth", "label", "material", "owner", "normal", "palmar", "nail", "detail"):
         x, y = getattr(a, name), getattr(b, name)
-        m = take_b if x.ndim == 2 else take_b[..., None]
-        out[name] = np.where(m, y, x)
-    return Surface(**out)
+        np.copyto(x, y, where=take_b if x.ndim == 2 else take_b[..., None])
+    return a

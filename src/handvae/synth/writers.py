@@ -18,6 +18,7 @@ import io
 import struct
 import zlib
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -28,7 +29,21 @@ from handvae.synth.scene import SceneSample
 RHD_SPLITS = ("training", "evaluation")
 STB_TRAIN_SEQS = tuple(f"B{i}{kind}" for i in range(2, 7) for kind in ("Counting", "Random"))
 STB_TEST_SEQS = ("B1Counting", "B1Random")
-PNG_LEVEL = 1  # zlib level: fast; PNG is lossless whatever the level
+PNG_LEVEL = 1  # DEFLATE level: fast; PNG is lossless whatever the level
+
+
+def _deflate_module() -> ModuleType:
+    """ISA-L's zlib-compatible DEFLATE (the ``isal`` package) when installed, else the standard
+    ``zlib``: the same stream format that every PNG reader decodes, about 10x faster at level 1 on
+    noisy photos (about 10% larger files). Either gives the same bytes on every run."""
+    try:
+        from isal import isal_zlib
+    except ImportError:  # pragma: no cover - isal is a dependency; zlib is the fallback
+        return zlib
+    return isal_zlib
+
+
+DEFLATE = _deflate_module()
 
 
 def _chunk(tag: bytes, data: bytes) -> bytes:
@@ -37,8 +52,8 @@ def _chunk(tag: bytes, data: bytes) -> bytes:
 
 def encode_png(array: np.ndarray) -> bytes:
     """An (H, W) grey or (H, W, 3) RGB uint8 array -> PNG bytes (8-bit, every row with the "Up"
-    filter, zlib level 1). About twice as fast as PIL's adaptive filtering for noisy photos at
-    the same size; any PNG reader decodes it to the same array."""
+    filter, DEFLATE level 1, by :data:`DEFLATE`). Much faster than PIL's adaptive filtering for noisy
+    photos at about the same size; any PNG reader decodes it to the same array."""
     a = np.asarray(array)
     if a.dtype != np.uint8 or a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] != 3):
         raise ValueError(f"expected (H, W) or (H, W, 3) uint8, got {a.dtype} {a.shape}")
@@ -53,7 +68,7 @@ def encode_png(array: np.ndarray) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n"
         + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", zlib.compress(raw.tobytes(), PNG_LEVEL))
+        + _chunk(b"IDAT", DEFLATE.compress(raw.tobytes(), PNG_LEVEL))
         + _chunk(b"IEND", b"")
     )
 
