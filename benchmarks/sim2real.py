@@ -44,6 +44,7 @@ ARMS: dict[str, tuple[tuple[str, ...], int, str, tuple[str, ...]]] = {
     "mesh_color": ((), 320, "s1.yaml", ("data.aug_color=0.3",)),  # + online photometric jitter
     "mesh_skin_maps": (("skin_maps=true",), 320, "s1.yaml", ()),  # MakeHuman detail + nail maps
     "mesh_random_texture": (("p_random_texture=0.3",), 320, "s1.yaml", ()),  # hands painted at random
+    "mesh_seed1": ((), 320, "s1.yaml", ("seed=1",)),  # the reference retrained with another seed: the spread
 }
 
 

@@ -52,12 +52,12 @@ ARMS: dict[str, tuple[str, tuple[str, ...]]] = {
     "s4_r320": ("s4.yaml", ("data.crop_size=64", "data.cache={root}/cache320_64",)),
     "s4_r320_logvar0": ("s4.yaml", ("data.crop_size=64", "data.cache={root}/cache320_64", "model.init_logvar=0")),
     # the current CPU preset (128 px crops of 320 px renders) and one change each: batch size, lr,
-    # schedule (cosine over about the steps 5 minutes allow), the rotation range of the augmentation
+    # schedule (cosine over about the steps 4 minutes allow), the rotation range of the augmentation
     "p128": ("s1.yaml", ("data.cache={root}/cache320_128",)),
     "p128_b64": ("s1.yaml", ("data.cache={root}/cache320_128", "trainer.batch_size=64")),
     "p128_lr3e-3": ("s1.yaml", ("data.cache={root}/cache320_128", "trainer.lr=3e-3")),
     "p128_cosine": ("s1.yaml", ("data.cache={root}/cache320_128", "trainer.schedule=cosine",
-                                "trainer.warmup_steps=300", "trainer.max_steps=3000")),
+                                "trainer.warmup_steps=300", "trainer.max_steps=2400")),
     "p128_rot30": ("s1.yaml", ("data.cache={root}/cache320_128", "data.aug_rotate=0.5236")),
 }
 
