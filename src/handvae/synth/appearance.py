@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from handvae.synth.rasterize import row_norm
+from handvae.synth.rasterize import unit_rows
 
 # skimage.data images that load from the wheel without any download (see docs/DATA.md, backgrounds)
 SKIMAGE_IMAGES = (
@@ -38,16 +38,12 @@ _SKIN = np.array(
 ) / 255.0  # fmt: skip
 
 
-def natural_images() -> list[np.ndarray]:
-    """The offline natural images as float32 RGB arrays in [0, 1] (cached per process); [] if
-    scikit-image is missing."""
-    if "nat" in _CACHE:
-        return _CACHE["nat"]
+def _load_natural_images() -> list[np.ndarray]:
+    """The offline natural images as float32 RGB arrays in [0, 1]; [] if scikit-image is missing."""
     out: list[np.ndarray] = []
     try:
         from skimage import data as skdata
     except ImportError:  # pragma: no cover - depends on the environment
-        _CACHE["nat"] = out
         return out
     for name in SKIMAGE_IMAGES:
         fn = getattr(skdata, name, None)
@@ -69,14 +65,15 @@ def natural_images() -> list[np.ndarray]:
         img = img[..., :3].astype(np.float32)
         img /= 255.0 if img.max() > 1.5 else 1.0
         out.append(np.clip(img, 0.0, 1.0))
-    _CACHE["nat"] = out
     return out
 
 
 def natural_images_u8() -> list[np.ndarray]:
-    """:func:`natural_images` as uint8, ``(img * 255).astype(uint8)`` of each (cached per process)."""
+    """The offline natural images as uint8 RGB arrays, ``(img * 255).astype(uint8)`` of the float
+    images in [0, 1] (loaded once per process; only the uint8 copies are kept); [] if scikit-image
+    is missing."""
     if "nat_u8" not in _CACHE:
-        _CACHE["nat_u8"] = [(img * 255).astype(np.uint8) for img in natural_images()]
+        _CACHE["nat_u8"] = [(img * 255).astype(np.uint8) for img in _load_natural_images()]
     return _CACHE["nat_u8"]
 
 
@@ -252,7 +249,7 @@ def shade(
         # skin scatters red light further: a warm rim where the light grazes
         sss = np.clip(1 - np.abs(ndl), 0, 1)[:, None] * wrap[:, None] * np.array([0.25, 0.05, 0.02])
         h = d[None] + view
-        h /= np.maximum(row_norm(h), 1e-9)
+        h = unit_rows(h, 1e-9)
         sp = np.clip(np.einsum("ij,ij->i", normal, h), 0, 1) ** shininess * (ndl > 0)
         out = out + c[None] * (albedo * (diff + sss) + (spec * sp)[:, None])
     return out

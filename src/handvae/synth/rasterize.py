@@ -133,7 +133,7 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     # (np.add.at's order, to the bit), by one bincount per coordinate
     corners = f.T.reshape(-1)
     n = np.stack([np.bincount(corners, weights=np.tile(fn[:, k], 3), minlength=len(v)) for k in range(3)], axis=1)
-    return n / np.maximum(row_norm(n), 1e-12)
+    return unit_rows(n, 1e-12)
 
 
 def row_norm(x: np.ndarray) -> np.ndarray:
@@ -141,3 +141,8 @@ def row_norm(x: np.ndarray) -> np.ndarray:
     keepdims=True)`` to the bit (the same sum, in the same order), without numpy's slow reduction
     over a 3-long axis."""
     return np.sqrt(x[:, 0:1] * x[:, 0:1] + x[:, 1:2] * x[:, 1:2] + x[:, 2:3] * x[:, 2:3])
+
+
+def unit_rows(x: np.ndarray, eps: float) -> np.ndarray:
+    """The rows of ``x (N, 3)`` divided by their lengths, at least ``eps`` (a zero row stays zero)."""
+    return x / np.maximum(row_norm(x), eps)

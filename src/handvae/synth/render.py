@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from handvae.synth.rasterize import unit_rows
+
 
 @dataclass
 class Primitives:
@@ -122,7 +124,7 @@ def intersect_round_cone(dx, dy, a, b, ra, rb):
             tan = sn / np.sqrt(c2)
             axial = np.clip(t - rho * tan, 0.0, length)
             n = q - axial[:, None] * else_w
-        return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+        return unit_rows(n, 1e-12)
 
     return best, normal_fn
 

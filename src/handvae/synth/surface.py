@@ -14,7 +14,7 @@ import numpy as np
 
 from handvae.skeleton import NUM_JOINTS
 from handvae.synth.mesh_asset import HandMaps
-from handvae.synth.rasterize import MeshBuffers, row_norm
+from handvae.synth.rasterize import MeshBuffers, unit_rows
 from handvae.synth.render import GeometryBuffers
 
 # Mask labels follow RHD: 0 background (and objects), 1 person (forearm, sleeve), left hand 2-17,
@@ -111,7 +111,7 @@ def mesh_surface(buf: MeshBuffers, faces: np.ndarray, normals: np.ndarray, verte
     s.material[hit] = vertex["material"][corner]
     s.owner[hit] = vertex["owner"][corner]
     n = buf.interpolate(normals[faces])
-    s.normal[hit] = n / np.maximum(row_norm(n), 1e-12)
+    s.normal[hit] = unit_rows(n, 1e-12)
     s.palmar[hit] = buf.interpolate(vertex["palmar"][faces][..., None])[:, 0]
     if maps is None or face_uv is None:
         s.nail[hit] = buf.interpolate(vertex["nail"][faces][..., None])[:, 0]
