@@ -59,6 +59,12 @@ ARMS: dict[str, tuple[str, tuple[str, ...]]] = {
     "p128_cosine": ("s1.yaml", ("data.cache={root}/cache320_128", "trainer.schedule=cosine",
                                 "trainer.warmup_steps=300", "trainer.max_steps=2400")),
     "p128_rot30": ("s1.yaml", ("data.cache={root}/cache320_128", "data.aug_rotate=0.5236")),
+    # S4's auxiliary decoders at the CPU widths before and after the S4-throughput change (both pinned):
+    # heatmap decoder x0.25 -> x0.125 with 4x4 kernels, ResPEL/FoldingNet x0.125 -> x0.0625
+    "s4_p128_wide": ("s4.yaml", ("data.cache={root}/cache320_128", "model.heat_width=0.25", "model.heat_kernel=5",
+                                 "model.point_width=0.125")),
+    "s4_p128_slim": ("s4.yaml", ("data.cache={root}/cache320_128", "model.heat_width=0.125", "model.heat_kernel=4",
+                                 "model.point_width=0.0625")),
 }
 
 

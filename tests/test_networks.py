@@ -135,7 +135,21 @@ def test_decoder_output_ranges_and_sizes():
     assert DepthDecoder(64, size=64, width=4)(z).shape == (3, 1, 64, 64)
 
 
+@pytest.mark.parametrize("kernel", [2, 3, 4, 5, 6, 7])
+def test_heatmap_decoder_kernels_double_the_size_and_cost_in_proportion(kernel):
+    torch.manual_seed(0)
+    dec = HeatmapDecoder(64, size=32, base_ch=16, kernel=kernel)
+    assert dec(torch.randn(2, 64)).shape == (2, 21, 32, 32)
+    convs = [m for m in dec.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert [c.kernel_size for c in convs] == [(kernel, kernel)] * 2
+    # a stride-2 transposed convolution does in_ch * out_ch * kernel^2 multiply-adds per INPUT pixel:
+    # 16 -> 8 channels at 8x8, then 8 -> 21 at 16x16 (by hand)
+    assert sum(c.weight.numel() for c in convs) == (16 * 8 + 8 * 21) * kernel**2
+
+
 def test_decoder_sizes_that_cannot_be_built_are_user_errors():
+    with pytest.raises(UserError, match=r"model\.heat_kernel"):
+        HeatmapDecoder(64, size=32, kernel=1)
     with pytest.raises(UserError, match=r"data\.heatmap_size"):
         HeatmapDecoder(64, size=48)
     with pytest.raises(UserError, match=r"data\.n_points"):

@@ -63,6 +63,7 @@ class ModelConfig:
     prior_expert: bool = False  # PoE with the N(0, I) expert (MVAE form); the paper has none
     point_width: float = 1.0  # width multiplier of ResPEL and FoldingNet (1 = the paper's)
     heat_width: float = 1.0  # width multiplier of the heatmap decoder (1 = the paper's 128, 64, 32 channels)
+    heat_kernel: int = 5  # kernel of the heatmap decoder's stride-2 transposed convolutions (the paper's 5)
     depth_width: int = 32  # base channels of the depth encoder/decoder (RD2DHP ablation)
     pretrained: str = ""  # optional path to torchvision ResNet-18 weights (.pth / .safetensors)
 

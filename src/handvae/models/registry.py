@@ -94,7 +94,7 @@ def _pose(cfg: Config) -> nn.Module:
 @DECODERS.register("H")
 def _heat(cfg: Config) -> nn.Module:
     return HeatmapDecoder(cfg.model.latent_dim, size=cfg.data.heatmap_size,
-                          base_ch=max(8, round(128 * cfg.model.heat_width)))
+                          base_ch=max(8, round(128 * cfg.model.heat_width)), kernel=cfg.model.heat_kernel)
 
 
 @DECODERS.register("C")
