@@ -15,6 +15,16 @@ def test_defaults_are_the_papers():
     assert cfg.trainer.lr == 1e-4 and cfg.trainer.batch_size == 32
     assert (cfg.trainer.beta_start, cfg.trainer.beta_end) == (1e-5, 1e-3)
     assert cfg.data.crop_size == 256 and cfg.data.n_points == 256 and cfg.data.heatmap_size == 64
+    assert (cfg.model.heat_width, cfg.model.heat_kernel, cfg.model.point_width) == (1.0, 5, 1.0)
+
+
+def test_paper_configs_keep_the_papers_decoders_and_the_release_keeps_what_it_was_trained_with():
+    for path in sorted(CONFIG_ROOT.glob("*.yaml")):  # the paper configs (the presets live in folders)
+        m = load_config(Config, path).model
+        assert (m.heat_width, m.heat_kernel, m.point_width) == (1.0, 5, 1.0), path
+    for name in ("s1", "s4"):
+        m = load_config(Config, CONFIG_ROOT / "release" / f"{name}.yaml").model
+        assert (m.heat_width, m.heat_kernel, m.point_width) == (0.25, 5, 0.125), name
 
 
 def test_yaml_then_overrides(tmp_path):
