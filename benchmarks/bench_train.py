@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> None:
         cache = args.cache or make_cache(tmp, cfg.data.crop_size, args.samples)
         print(f"preset {args.preset}, device {args.device}, crop {cfg.data.crop_size}, batch {args.batch}, "
               f"rgb_width {cfg.model.rgb_width}, point_width {cfg.model.point_width}, points {cfg.data.n_points}, "
-              f"heatmaps {cfg.data.heatmap_size} (x{cfg.model.heat_width}, kernel {cfg.model.heat_kernel}), amp {cfg.trainer.amp}, threads {torch.get_num_threads()}")
+              f"heatmaps {cfg.data.heatmap_size} (x{cfg.model.heat_width}, kernel {cfg.model.heat_kernel}), "
+              f"amp {cfg.trainer.amp}, threads {torch.get_num_threads()}")
         rates = measure(cache, args, tmp / "runs")
     for s, r in rates.items():
         print(f"{s}: {r:8.1f} training samples/s")
