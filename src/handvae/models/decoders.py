@@ -41,8 +41,6 @@ def _tconv(in_ch: int, out_ch: int, bias: bool = True, kernel: int = 5) -> nn.Co
 
     Output size ``2 (n - 1) - 2 pad + kernel + out_pad = 2 n`` with ``pad = (kernel - 1) // 2``.
     """
-    if kernel < 2:
-        raise UserError(f"model.heat_kernel: expected a transposed-convolution kernel of at least 2, got {kernel}")
     pad = (kernel - 1) // 2
     return nn.ConvTranspose2d(in_ch, out_ch, kernel, stride=2, padding=pad, output_padding=2 + 2 * pad - kernel,
                               bias=bias)
@@ -91,6 +89,8 @@ class HeatmapDecoder(nn.Module):
     ) -> None:
         super().__init__()
         n_up = _upsamplings(size, "data.heatmap_size")
+        if kernel < 2:
+            raise UserError(f"model.heat_kernel: expected a transposed-convolution kernel of at least 2, got {kernel}")
         self.base_ch = base_ch
         self.fc = nn.Linear(latent_dim, base_ch * 8 * 8, bias=False)
         self.bn0 = nn.BatchNorm2d(base_ch)  # the paper's table has no activation here
