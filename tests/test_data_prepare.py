@@ -132,3 +132,38 @@ def test_workers_give_identical_cache_and_cli(tmp_path, rhd_root, rhd_cache, cap
     assert main(["prepare", "rhd", str(rhd_root), "--out", str(tmp_path / "c"), "--no-progress"]) == 2
     assert "exists" in capsys.readouterr().err
     assert main(["prepare", "stb", str(tmp_path / "nope"), "--out", str(tmp_path / "d"), "--no-progress"]) == 2
+
+
+def test_prepare_cache_joins_splits_in_order(tmp_path, rhd_root, rhd_cache, capsys):
+    # a second split of the same world with other point subsets (seed 4), then both joined by the CLI
+    prepare(PrepareConfig("rhd", str(rhd_root), size=32, points=128, seed=4, limit=2), tmp_path / "b", progress=False)
+    other = tmp_path / "b" / "train"
+    rc = main(["prepare", "cache", str(other), str(rhd_cache), "--out", str(tmp_path / "j"), "--split", "train"])
+    assert rc == 0 and "5 samples from 2 splits" in capsys.readouterr().out
+    joined = tmp_path / "j" / "train"
+    verify(joined)
+    a, b, j = open_split(other), open_split(rhd_cache), open_split(joined)
+    assert set(j) == set(a)
+    for k in j:
+        assert np.array_equal(j[k], np.concatenate([a[k], b[k]])), k
+    assert not np.array_equal(j["cloud"][0], j["cloud"][2])  # same image, other points: the order is kept
+    ids = json.loads((joined / "ids.json").read_text())
+    assert ids == ["0:training/00000", "0:training/00001", "1:training/00000", "1:training/00001", "1:training/00002"]
+    m = json.loads((joined / "manifest.json").read_text())
+    assert m["source"] == "cache" and m["count"] == 5 and [s["count"] for s in m["sources"]] == [2, 3]
+    assert m["config"]["mirror"] == "left"  # what the trainer reads to know the hands it learns
+    assert m["sources"][1]["checksum"] == json.loads((rhd_cache / "manifest.json").read_text())["checksum"]
+
+
+def test_prepare_cache_refuses_mixed_crops_and_extra_roots(tmp_path, rhd_root, rhd_cache, capsys):
+    prepare(PrepareConfig("rhd", str(rhd_root), size=40, points=128, limit=1), tmp_path / "b", progress=False)
+    rc = main(["prepare", "cache", str(rhd_cache), str(tmp_path / "b" / "train"), "--out", str(tmp_path / "j")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "different crop size" in err and "40 px" in err and "32 px" in err
+    assert not (tmp_path / "j").exists() or not any((tmp_path / "j").iterdir())
+    prepare(PrepareConfig("rhd", str(rhd_root), size=32, points=128, limit=1, mirror="none"), tmp_path / "m",
+            progress=False)
+    rc = main(["prepare", "cache", str(rhd_cache), str(tmp_path / "m" / "train"), "--out", str(tmp_path / "j")])
+    assert rc == 2 and "different --mirror" in capsys.readouterr().err
+    rc = main(["prepare", "rhd", str(rhd_root), str(rhd_root), "--out", str(tmp_path / "k"), "--no-progress"])
+    assert rc == 2 and "takes one dataset root" in capsys.readouterr().err

@@ -1,6 +1,8 @@
 """``handvae prepare {rhd,stb,realdev} PATH --out CACHE --split train``: make a cached split.
 
 ``realdev`` (real photos, evaluation only) has one split: ``--split test``.
+``handvae prepare cache SPLIT_DIR... --out CACHE --split train`` joins prepared splits in order
+(for example a benchmark's training split and more samples of the same world).
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ HELP = "crop, viewpoint-correct and normalise a dataset (RHD, STB or realdev for
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from handvae.data.prepare import SOURCES
 
-    parser.add_argument("source", choices=list(SOURCES),
-                        help="dataset format: rhd, stb, or realdev (real photos, evaluation only)")
-    parser.add_argument("path", help="dataset root (RHD_published_v2 folder, the STB folder, or the realdev "
-                                     "folder with annotations.npz and images/)")
+    parser.add_argument("source", choices=[*SOURCES, "cache"],
+                        help="dataset format: rhd, stb, realdev (real photos, evaluation only), or cache "
+                             "(join prepared splits)")
+    parser.add_argument("path", nargs="+",
+                        help="dataset root (RHD_published_v2 folder, the STB folder, or the realdev folder with "
+                             "annotations.npz and images/); for cache, the prepared split folders to join, in order")
     parser.add_argument("--out", required=True, help="cache folder; the split is written to OUT/SPLIT")
     parser.add_argument("--split", default="train",
                         help="train | test (RHD also: training | evaluation; realdev: test only)")
@@ -38,16 +42,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from handvae.data.prepare import PrepareConfig, prepare
+    import json
 
+    from handvae.data.cache import concat_splits
+    from handvae.data.prepare import PrepareConfig, prepare
+    from handvae.errors import UserError
+
+    if args.source == "cache":
+        out = concat_splits(args.path, args.out, args.split, overwrite=args.overwrite)
+        print(f"wrote {out}: {json.loads((out / 'manifest.json').read_text())['count']} samples "
+              f"from {len(args.path)} splits")
+        return 0
+    if len(args.path) != 1:
+        raise UserError(f"prepare {args.source} takes one dataset root, got {len(args.path)}: {args.path}")
     cfg = PrepareConfig(
-        source=args.source, root=args.path, split=args.split, size=args.size, points=args.points,
+        source=args.source, root=args.path[0], split=args.split, size=args.size, points=args.points,
         margin=args.margin, mirror=args.mirror, camera=args.camera, radius_mm=args.radius_mm,
         limit=args.limit, seed=args.seed, skip_bad=args.skip_bad, workers=max(1, args.workers),
     )
     out = prepare(cfg, args.out, overwrite=args.overwrite, progress=not args.no_progress)
-    import json
-
     counts = json.loads((out / "manifest.json").read_text())["counts"]
     print(f"wrote {out}: {counts['written']} samples, {counts['skipped']} skipped")
     return 0

@@ -151,6 +151,51 @@ class CacheWriter:
         return self.final
 
 
+def concat_splits(sources: list[str | Path], root: str | Path, split: str, overwrite: bool = False) -> Path:
+    """Join prepared splits, in the given order, into ``root/<split>``; returns that folder.
+
+    Every source must have the same crop size, cloud points and mirroring. Sample ids become ``"k:id"`` (k the
+    source's position), so ids stay unique; the manifest lists each source's folder, count and
+    checksum. Order matters: a holdout is the last samples of a split (``data.val_holdout``).
+    """
+    dirs = [Path(s) for s in sources]
+    if not dirs:
+        raise UserError("nothing to join: give at least one prepared split")
+    manifests = [read_manifest(d) for d in dirs]
+    shapes = {(m["crop_size"], m["points"]) for m in manifests}
+    if len(shapes) != 1:
+        found = ", ".join(f"{d}: {m['crop_size']} px, {m['points']} points" for d, m in zip(dirs, manifests))
+        raise UserError(f"cannot join splits of different crop size or cloud points ({found})")
+    size, n_points = shapes.pop()
+    mirrors = {m.get("config", {}).get("mirror") for m in manifests}
+    if len(mirrors) != 1:
+        found = ", ".join(f"{d}: {m.get('config', {}).get('mirror')}" for d, m in zip(dirs, manifests))
+        raise UserError(f"cannot join splits prepared with different --mirror ({found})")
+    total = sum(int(m["count"]) for m in manifests)
+    with CacheWriter(root, split, total, size, n_points, overwrite=overwrite) as writer:
+        for k, d in enumerate(dirs):
+            arrays = open_split(d, [f"{name}.npy" for name in writer.spec])
+            ids = json.loads((d / "ids.json").read_text())
+            for i0 in range(0, len(ids), 1024):
+                i1 = min(i0 + 1024, len(ids))
+                for name, out in writer.arrays.items():
+                    out[writer.count : writer.count + i1 - i0] = arrays[name][i0:i1]
+                writer.ids.extend(f"{k}:{sid}" for sid in ids[i0:i1])
+                writer.count += i1 - i0
+        manifest = {
+            "source": "cache",
+            "split": split,
+            "sources": [{"split_dir": str(d.resolve()), "count": int(m["count"]), "checksum": m["checksum"]}
+                        for d, m in zip(dirs, manifests)],
+            "config": {"mirror": mirrors.pop(), "sources": [str(d) for d in dirs]},
+            "counts": {"read": total, "written": total, "skipped": 0},
+            "skipped": [],
+            "crop_size": size,
+            "points": n_points,
+        }
+        return writer.commit(manifest)
+
+
 def read_manifest(split_dir: str | Path) -> dict[str, Any]:
     """The manifest of a prepared split; UserError when the folder is not a complete cache."""
     split_dir = Path(split_dir)
