@@ -109,6 +109,14 @@ class CacheWriter:
         self.ids.append(sample_id)
         self.count += 1
 
+    def extend(self, sample_ids: list[str], arrays: dict[str, np.ndarray]) -> None:
+        """Append a block of samples at once: ``arrays[name]`` holds ``len(sample_ids)`` rows of each field."""
+        n = len(sample_ids)
+        for name, out in self.arrays.items():
+            out[self.count : self.count + n] = arrays[name]
+        self.ids.extend(sample_ids)
+        self.count += n
+
     def abort(self) -> None:
         self.arrays = {}
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -154,9 +162,10 @@ class CacheWriter:
 def concat_splits(sources: list[str | Path], root: str | Path, split: str, overwrite: bool = False) -> Path:
     """Join prepared splits, in the given order, into ``root/<split>``; returns that folder.
 
-    Every source must have the same crop size, cloud points and mirroring. Sample ids become ``"k:id"`` (k the
-    source's position), so ids stay unique; the manifest lists each source's folder, count and
-    checksum. Order matters: a holdout is the last samples of a split (``data.val_holdout``).
+    Every source must have the same crop size, cloud points and mirroring. Sample ids become
+    ``"k:id"`` (k the source's position), so ids stay unique; the manifest lists each source's
+    folder, count and checksum. Order matters: a holdout is the last samples of a split
+    (``data.val_holdout``).
     """
     dirs = [Path(s) for s in sources]
     if not dirs:
@@ -177,11 +186,8 @@ def concat_splits(sources: list[str | Path], root: str | Path, split: str, overw
             arrays = open_split(d, [f"{name}.npy" for name in writer.spec])
             ids = json.loads((d / "ids.json").read_text())
             for i0 in range(0, len(ids), 1024):
-                i1 = min(i0 + 1024, len(ids))
-                for name, out in writer.arrays.items():
-                    out[writer.count : writer.count + i1 - i0] = arrays[name][i0:i1]
-                writer.ids.extend(f"{k}:{sid}" for sid in ids[i0:i1])
-                writer.count += i1 - i0
+                block = {name: a[i0 : i0 + 1024] for name, a in arrays.items()}
+                writer.extend([f"{k}:{sid}" for sid in ids[i0 : i0 + 1024]], block)
         manifest = {
             "source": "cache",
             "split": split,
