@@ -171,15 +171,18 @@ def concat_splits(sources: list[str | Path], root: str | Path, split: str, overw
     if not dirs:
         raise UserError("nothing to join: give at least one prepared split")
     manifests = [read_manifest(d) for d in dirs]
-    shapes = {(m["crop_size"], m["points"]) for m in manifests}
-    if len(shapes) != 1:
-        found = ", ".join(f"{d}: {m['crop_size']} px, {m['points']} points" for d, m in zip(dirs, manifests))
-        raise UserError(f"cannot join splits of different crop size or cloud points ({found})")
-    size, n_points = shapes.pop()
-    mirrors = {m.get("config", {}).get("mirror") for m in manifests}
-    if len(mirrors) != 1:
-        found = ", ".join(f"{d}: {m.get('config', {}).get('mirror')}" for d, m in zip(dirs, manifests))
-        raise UserError(f"cannot join splits prepared with different --mirror ({found})")
+
+    def common(what: str, value, show) -> Any:
+        """The value every source shares, else a UserError naming each source's."""
+        values = [value(m) for m in manifests]
+        if len(set(values)) != 1:
+            found = ", ".join(f"{d}: {show(v)}" for d, v in zip(dirs, values))
+            raise UserError(f"cannot join splits prepared with different {what} ({found})")
+        return values[0]
+
+    size, n_points = common("crop size or cloud points", lambda m: (m["crop_size"], m["points"]),
+                            lambda v: f"{v[0]} px, {v[1]} points")
+    mirror = common("--mirror", lambda m: m.get("config", {}).get("mirror"), str)
     total = sum(int(m["count"]) for m in manifests)
     with CacheWriter(root, split, total, size, n_points, overwrite=overwrite) as writer:
         for k, d in enumerate(dirs):
@@ -193,7 +196,7 @@ def concat_splits(sources: list[str | Path], root: str | Path, split: str, overw
             "split": split,
             "sources": [{"split_dir": str(d.resolve()), "count": int(m["count"]), "checksum": m["checksum"]}
                         for d, m in zip(dirs, manifests)],
-            "config": {"mirror": mirrors.pop(), "sources": [str(d) for d in dirs]},
+            "config": {"mirror": mirror},
             "counts": {"read": total, "written": total, "skipped": 0},
             "skipped": [],
             "crop_size": size,
