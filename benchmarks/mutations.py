@@ -359,37 +359,48 @@ def main(argv: list[str] | None = None) -> int:
 
     root = Path(tempfile.mkdtemp(prefix="handvae_mutations_"))
     try:
-        if args.baseline:
-            tests = tuple(dict.fromkeys(t for m in chosen for t in m.tests))
-            work = root / "baseline"
-            work.mkdir()
-            t0 = time.perf_counter()
-            verdict, detail = run_tests(copy_src(work), tests, work, args.timeout)
-            ok = verdict == "missed"  # nothing mutated: the tests must pass
-            print(f"baseline ({len(tests)} test path(s), {time.perf_counter() - t0:.0f} s): "
-                  f"{'pass' if ok else 'FAIL'}: {detail}", flush=True)
-            if not ok:
-                print("the tests fail without a mutation; fix them first", file=sys.stderr)
-                return 2
-        results = []
-        for m in chosen:
-            work = root / m.name
-            work.mkdir()
-            copy = copy_src(work)
-            t0 = time.perf_counter()
-            problem = apply(m, copy)
-            verdict, detail = ("error", problem) if problem else run_tests(copy, m.tests, work, args.timeout)
-            seconds = time.perf_counter() - t0
-            results.append((m, verdict, seconds))
-            print(f"{verdict:6s} {m.name:22s} ({seconds:4.0f} s) {m.description}\n       {detail}", flush=True)
-            if not args.keep:
-                shutil.rmtree(work, ignore_errors=True)
+        if args.baseline and not baseline_passes(chosen, root, args.timeout):
+            print("the tests fail without a mutation; fix them first", file=sys.stderr)
+            return 2
+        results = [run_mutation(m, root, args.timeout, args.keep) for m in chosen]
     finally:
         if args.keep:
             print(f"copies kept under {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
+    return summarise(results)
 
+
+def baseline_passes(chosen: list[Mutation], root: Path, timeout: float) -> bool:
+    """Run every test the chosen mutations name on an unmutated copy; True when they all pass."""
+    tests = tuple(dict.fromkeys(t for m in chosen for t in m.tests))
+    work = root / "baseline"
+    work.mkdir()
+    t0 = time.perf_counter()
+    verdict, detail = run_tests(copy_src(work), tests, work, timeout)
+    ok = verdict == "missed"  # nothing mutated: the tests must pass
+    print(f"baseline ({len(tests)} test path(s), {time.perf_counter() - t0:.0f} s): "
+          f"{'pass' if ok else 'FAIL'}: {detail}", flush=True)
+    return ok
+
+
+def run_mutation(m: Mutation, root: Path, timeout: float, keep: bool) -> tuple[Mutation, str, float]:
+    """Apply ``m`` to a fresh copy of the sources and run its tests: (mutation, verdict, seconds)."""
+    work = root / m.name
+    work.mkdir()
+    copy = copy_src(work)
+    t0 = time.perf_counter()
+    problem = apply(m, copy)
+    verdict, detail = ("error", problem) if problem else run_tests(copy, m.tests, work, timeout)
+    seconds = time.perf_counter() - t0
+    print(f"{verdict:6s} {m.name:22s} ({seconds:4.0f} s) {m.description}\n       {detail}", flush=True)
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return m, verdict, seconds
+
+
+def summarise(results: list[tuple[Mutation, str, float]]) -> int:
+    """Print the counts and every mutation not caught; exit status 0 only when all were caught."""
     counts = {v: sum(1 for _, verdict, _ in results if verdict == v) for v in ("caught", "missed", "error")}
     print(f"\nsummary: {counts['caught']} of {len(results)} mutations caught, {counts['missed']} missed, "
           f"{counts['error']} errors ({sum(s for *_, s in results):.0f} s)")
@@ -397,7 +408,6 @@ def main(argv: list[str] | None = None) -> int:
         if verdict != "caught":
             print(f"  {verdict}: {m.name} ({m.description})")
     return 0 if counts["caught"] == len(results) else 1
-
 
 if __name__ == "__main__":
     sys.exit(main())
