@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from handvae.config import ConfigError, load_config, save_config
+from handvae.config import ConfigError, config_from_dict, load_config, save_config
+from handvae.models.released import package_released_dir, read_release
 from handvae.schema import Config
 
 
@@ -23,8 +24,21 @@ def test_paper_configs_keep_the_papers_decoders_and_the_release_keeps_what_it_wa
         m = load_config(Config, path).model
         assert (m.heat_width, m.heat_kernel, m.point_width) == (1.0, 5, 1.0), path
     for name in ("s1", "s4"):
-        m = load_config(Config, CONFIG_ROOT / "release" / f"{name}.yaml").model
-        assert (m.heat_width, m.heat_kernel, m.point_width) == (0.25, 5, 0.125), name
+        cfg = load_config(Config, CONFIG_ROOT / "release" / f"{name}.yaml")
+        # keys the shipped file predates (heat_kernel) take the schema's default, as when the file is loaded
+        shipped = config_from_dict(Config, read_release(package_released_dir() / f"{name}.safetensors")[1]["config"])
+        for section, key in [("model", "heat_width"), ("model", "heat_kernel"), ("model", "point_width"),
+                             ("model", "rgb_width"), ("trainer", "schedule"), ("trainer", "warmup_steps"),
+                             ("trainer", "lr"), ("trainer", "batch_size"), ("trainer", "max_minutes")]:
+            assert getattr(getattr(cfg, section), key) == getattr(getattr(shipped, section), key), (name, section, key)
+
+
+def test_cpu_presets_end_their_schedule():
+    """The presets decay the lr to 0 at the run's last step (warm-up first); the paper configs keep the plateau rule."""
+    for path in sorted((CONFIG_ROOT / "cpu").glob("[!_]*.yaml")):
+        t = load_config(Config, path).trainer
+        assert (t.schedule, t.warmup_steps) == ("cosine", 300), path
+    assert load_config(Config, CONFIG_ROOT / "s4.yaml").trainer.schedule == "plateau"
 
 
 def test_yaml_then_overrides(tmp_path):
