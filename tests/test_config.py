@@ -41,6 +41,17 @@ def test_cpu_presets_end_their_schedule():
     assert load_config(Config, CONFIG_ROOT / "s4.yaml").trainer.schedule == "plateau"
 
 
+def test_time_budget_runs_have_no_last_step_so_keep_the_plateau_rule(tmp_path):
+    from handvae.experiments.pipeline import budget_overrides
+
+    over = budget_overrides(tmp_path / "cache", tmp_path / "run", 4.0, 300)
+    t = load_config(Config, CONFIG_ROOT / "cpu" / "s1.yaml", over).trainer
+    assert (t.schedule, t.max_minutes, t.max_steps) == ("plateau", 4.0, 10_000_000)
+    arm = [*over, "trainer.schedule=cosine", "trainer.max_steps=2400"]  # an arm that names its last step
+    t = load_config(Config, CONFIG_ROOT / "cpu" / "s1.yaml", arm).trainer
+    assert (t.schedule, t.max_steps) == ("cosine", 2400)
+
+
 def test_yaml_then_overrides(tmp_path):
     base = tmp_path / "base.yaml"
     base.write_text("seed: 3\ntrainer:\n  lr: 0.001\n  epochs: 7\n")

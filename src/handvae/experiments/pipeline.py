@@ -37,9 +37,11 @@ def prepare_cache(root: Path, cache: Path, crop: int, seed: int = 0, workers: in
 
 def budget_overrides(cache: Path, run_dir: Path, minutes: float, val_every: int) -> list[str]:
     """Overrides that train on ``cache`` into ``run_dir`` for ``minutes`` of training time (no step
-    limit), validating every ``val_every`` steps."""
+    limit), validating every ``val_every`` steps. With no last step known, the lr follows the plateau
+    rule (a cosine decay needs one); overrides placed after these may set ``trainer.schedule=cosine``
+    with a ``trainer.max_steps`` that fits the budget."""
     return [f"data.cache={cache}", f"out_dir={run_dir}", f"trainer.max_minutes={minutes}",
-            "trainer.max_steps=10000000", f"trainer.val_every={val_every}"]  # fmt: skip
+            "trainer.max_steps=10000000", f"trainer.val_every={val_every}", "trainer.schedule=plateau"]  # fmt: skip
 
 
 def train_resumable(cfg_file: Path, overrides: list[str], progress: bool = False) -> dict:
