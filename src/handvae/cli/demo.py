@@ -18,11 +18,11 @@ HELP = ("end-to-end demo on the CPU: the released model on photos, then a synthe
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=Path("demo"), help="output folder (default demo/)")
-    p.add_argument("--train", type=int, default=1000, help="synthetic training samples (default 1000)")
+    p.add_argument("--train", type=int, default=3000, help="synthetic training samples (default 3000)")
     p.add_argument("--val", type=int, default=200,
                    help="more synthetic samples, held out from training for model selection (default 200)")
     p.add_argument("--test", type=int, default=200, help="synthetic test samples (default 200)")
-    p.add_argument("--steps", type=int, default=1500, help="training steps of batch 32 (default 1500)")
+    p.add_argument("--steps", type=int, default=2500, help="training steps of batch 32 (default 2500)")
     p.add_argument("--config", type=Path, default=None, help="training config (default configs/cpu/s4.yaml)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
