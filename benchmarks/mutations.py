@@ -409,5 +409,6 @@ def summarise(results: list[tuple[Mutation, str, float]]) -> int:
             print(f"  {verdict}: {m.name} ({m.description})")
     return 0 if counts["caught"] == len(results) else 1
 
+
 if __name__ == "__main__":
     sys.exit(main())
