@@ -274,3 +274,32 @@ def test_train_resumable_continues_an_interrupted_run(tiny_cache, tmp_path):
     second = train_resumable(resolve_config("cpu/s1"), [*over, "trainer.max_steps=4"])
     assert second["steps"] == 4 and [h["step"] for h in second["history"]] == [2, 4]
     assert second["history"][0] == first["history"][0]  # step 2 carried over, timing included: not trained again
+
+
+@pytest.mark.parametrize(("amp", "want"), [("off", torch.float32), ("auto", torch.float32), ("bf16", torch.bfloat16)])
+def test_cpu_autocast_only_when_asked_for_bf16(amp, want):
+    """On the CPU only an explicit ``bf16`` runs the step in mixed precision; a linear layer's output shows it."""
+    from handvae.train.trainer import autocast_context
+
+    layer = torch.nn.Linear(4, 3)
+    with autocast_context(amp, torch.device("cpu")):
+        out = layer(torch.ones(2, 4))
+    assert out.dtype == want
+
+
+def test_cpu_fp16_is_refused_before_training(tiny_cache, tmp_path):
+    from handvae.errors import UserError
+
+    with pytest.raises(UserError, match=r"trainer.amp='fp16'.*CUDA.*'bf16'"):
+        Trainer(_cfg(tiny_cache, tmp_path / "fp16", "S1", **{"trainer.amp": "fp16", "trainer.device": "cpu"}))
+
+
+def test_a_bf16_step_on_the_cpu_learns(tiny_cache, tmp_path):
+    """S4 under CPU bf16 autocast: every term finite, the weights move, and they stay float32."""
+    trainer = Trainer(_cfg(tiny_cache, tmp_path / "bf16", "S4", **{"trainer.amp": "bf16", "trainer.device": "cpu"}))
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    scalars = trainer.train_step(trainer.train_data.next_batch(), 1e-4)
+    assert scalars is not None and all(torch.isfinite(torch.tensor(v)) for v in scalars.values())
+    after = trainer.model.state_dict()
+    assert all(v.dtype == before[k].dtype for k, v in after.items())
+    assert any(not torch.equal(v, before[k]) for k, v in after.items() if v.is_floating_point())

@@ -118,7 +118,7 @@ class TrainerConfig:
     val_every: int = 500  # steps
     log_every: int = 50
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    amp: Amp = "auto"  # auto: bf16 where the GPU supports it, else fp16; nothing on the CPU
+    amp: Amp = "auto"  # GPU: auto = bf16 where supported, else fp16. CPU: only "bf16" turns it on
     channels_last: bool = True
     compile: bool = False
     nan_limit: int = 10  # consecutive non-finite steps before the run stops

@@ -38,9 +38,18 @@ from handvae.train.schedule import Plateau, beta_at, cosine_lr
 
 
 def autocast_context(amp: str, device: torch.device):
-    """bf16/fp16 autocast on GPUs (``auto`` = bf16 where supported); nothing on the CPU."""
-    if device.type != "cuda" or amp == "off":
+    """Mixed precision of a training step's forward pass and losses.
+
+    On a GPU: bf16 or fp16 (``auto`` = bf16 where supported, else fp16). On the CPU only an explicit ``bf16``
+    turns it on (``auto`` and ``off`` keep float32): it pays only on CPUs with native bf16 instructions
+    (AVX512-BF16 or AMX; docs/LEARNING.md section 7); ``fp16`` has no CPU autocast and is refused.
+    """
+    if amp == "off" or (device.type != "cuda" and amp == "auto"):
         return contextlib.nullcontext()
+    if device.type != "cuda":
+        if amp != "bf16":
+            raise UserError(f"trainer.amp={amp!r} needs a CUDA device; on the CPU use 'bf16' or 'off'")
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     dtype = torch.float16 if amp == "fp16" else torch.bfloat16
     if amp == "auto" and not torch.cuda.is_bf16_supported():
         dtype = torch.float16
@@ -99,6 +108,7 @@ class Trainer:
         self.cfg = cfg
         self.dist = dist_info or setup(cfg.trainer.device)
         self.device = self.dist.device
+        autocast_context(cfg.trainer.amp, self.device)  # an amp this device cannot run fails here, not at step 1
         self.run_dir = Path(cfg.out_dir)
         self.ckpt_dir = self.run_dir / "checkpoints"
         torch.manual_seed(cfg.seed + self.dist.rank)
