@@ -132,6 +132,20 @@ def model_state(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
 
 
+def _match_param_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give every per-parameter state tensor (Adam's moments) its parameter's memory layout.
+
+    Checkpoints store tensors contiguous (NCHW); a model in channels_last (NHWC) keeps its parameters so
+    after loading, and fused or foreach optimiser kernels pair a parameter's elements with its moments'
+    in memory order: without this, a resumed run would update each weight with another weight's moments.
+    """
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            for key, value in optimizer.state.get(p, {}).items():
+                if isinstance(value, torch.Tensor) and value.shape == p.shape and value.stride() != p.stride():
+                    optimizer.state[p][key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
+
+
 def load_checkpoint(
     path: str | os.PathLike,
     model: torch.nn.Module,
@@ -148,6 +162,7 @@ def load_checkpoint(
         )
     if optimizer is not None and "optimizer" in meta:
         optimizer.load_state_dict(_unflatten_optimizer(meta["optimizer"], tensors))
+        _match_param_layouts(optimizer)
     if restore_rng:
         set_rng_state(tensors, meta.get("rng", {}))
     return meta

@@ -119,7 +119,7 @@ class TrainerConfig:
     log_every: int = 50
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: Amp = "auto"  # GPU: auto = bf16 where supported, else fp16. CPU: only "bf16" turns it on
-    channels_last: bool = True
+    channels_last: bool = True  # the model's 4-D weights in NHWC order, on the GPU and the CPU
     compile: bool = False
     nan_limit: int = 10  # consecutive non-finite steps before the run stops
     iterative: bool = False  # Spurr et al.'s alternating baseline

@@ -131,7 +131,7 @@ class Trainer:
                                          seed=cfg.seed, train=False, modalities="R")
 
         self.model = build_model(cfg).to(self.device)
-        if cfg.trainer.channels_last and self.device.type == "cuda":
+        if cfg.trainer.channels_last:  # NHWC convolutions: faster on GPUs and on oneDNN CPUs (LEARNING section 7)
             self.model = self.model.to(memory_format=torch.channels_last)
         self.criterion = build_criterion(cfg)
         self.optimizer = build_optimizer(self.model.parameters(), cfg.trainer.lr, self.device)
