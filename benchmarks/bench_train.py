@@ -1,9 +1,10 @@
 """Training throughput: samples/s of full training steps (data assembly on the device, forward,
 backward, Adam) for S1 and S4, through the real trainer on a prepared synthetic world.
 
-    python benchmarks/bench_train.py                        # configs/cpu presets: 64 px crops, batch 32
+    python benchmarks/bench_train.py                        # configs/cpu presets: 128 px crops, batch 32
     python benchmarks/bench_train.py --preset paper --device cuda trainer.amp=bf16   # paper: 256 px
     python benchmarks/bench_train.py --cache CACHE          # an existing cache with a train split
+    python benchmarks/bench_train.py --compare fp32=trainer.amp=off,trainer.channels_last=false bf16=trainer.amp=bf16
 
 Without --cache it writes a small synthetic world (RHD format) and prepares it in a temporary
 folder first. Figures are medians over timed steps after warm-up; S1 and S4 run in one process and take
@@ -38,21 +39,33 @@ def make_cache(root: Path, crop: int, n: int) -> Path:
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
-def config_for(strategy: str, args, cache: Path | None = None, out: Path | None = None) -> Config:
+def config_for(strategy: str, args, cache: Path | None = None, out: Path | None = None,
+               extra: tuple[str, ...] = ()) -> Config:
     folder = CONFIGS / "cpu" if args.preset == "cpu" else CONFIGS
     # a throughput benchmark on a few dozen samples: validation (never reached) reads the test split, since
     # the default holdout of 500 training samples does not fit
     overrides = [f"trainer.batch_size={args.batch}", f"trainer.device={args.device}", "data.on_device=always",
-                 "data.val_split=test", *args.overrides]
+                 "data.val_split=test", *args.overrides, *extra]
     if cache is not None:
         overrides += [f"data.cache={cache}", f"out_dir={out / strategy}"]
     return load_config(Config, folder / f"{strategy.lower()}.yaml", overrides)
 
 
-def make_trainer(strategy: str, cache: Path, args, out: Path):
+def make_trainer(strategy: str, cache: Path, args, out: Path, extra: tuple[str, ...] = ()):
     from handvae.train.trainer import Trainer
 
-    return Trainer(config_for(strategy, args, cache, out))
+    return Trainer(config_for(strategy, args, cache, out, extra))
+
+
+def parse_variants(specs: list[str]) -> dict[str, tuple[str, ...]]:
+    """``NAME=OVERRIDE[,OVERRIDE...]`` (``--compare``) -> {NAME: overrides}; none given: one unnamed variant."""
+    out: dict[str, tuple[str, ...]] = {}
+    for spec in specs:
+        name, sep, over = spec.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--compare {spec!r}: expected NAME=KEY=VALUE[,KEY=VALUE...], e.g. bf16=trainer.amp=bf16")
+        out[name] = tuple(o for o in over.split(",") if o)
+    return out or {"": ()}
 
 
 def step_seconds(trainer, steps: int) -> list[float]:
@@ -69,11 +82,15 @@ def step_seconds(trainer, steps: int) -> list[float]:
     return times
 
 
-def measure(cache: Path, args, out: Path, strategies: tuple[str, ...] = ("S1", "S4")) -> dict[str, float]:
-    """Samples/s of each strategy: after warm-up, ``args.rounds`` rounds of ``args.steps`` steps each, the
-    strategies taking turns, so that a machine whose speed drifts slows them alike; medians of all steps."""
-    trainers = {s: make_trainer(s, cache, args, out) for s in strategies}
-    times: dict[str, list[float]] = {s: [] for s in strategies}
+def measure(cache: Path, args, out: Path, strategies: tuple[str, ...] = ("S1", "S4"),
+            variants: dict[str, tuple[str, ...]] | None = None) -> dict[str, float]:
+    """Samples/s of each strategy (and variant: "S1 bf16"): after warm-up, ``args.rounds`` rounds of
+    ``args.steps`` steps each, all of them taking turns, so that a machine whose speed drifts slows them
+    alike; medians of all steps."""
+    variants = variants or {"": ()}
+    trainers = {f"{s} {v}".strip(): make_trainer(s, cache, args, out / f"{s}_{v}", extra)
+                for v, extra in variants.items() for s in strategies}
+    times: dict[str, list[float]] = {name: [] for name in trainers}
     for trainer in trainers.values():
         step_seconds(trainer, args.warmup)
     for _ in range(args.rounds):
@@ -93,6 +110,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rounds", type=int, default=4, help="rounds in which the strategies take turns")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--samples", type=int, default=96, help="synthetic training samples when no --cache")
+    p.add_argument("--compare", nargs="*", default=[], metavar="NAME=OVERRIDES",
+                   help="variants measured in the same rounds, e.g. fp32=trainer.amp=off,trainer.channels_last=false "
+                        "bf16=trainer.amp=bf16 (the first is the reference of the printed ratios)")
     args = p.parse_args(argv)
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,10 +123,16 @@ def main(argv: list[str] | None = None) -> None:
               f"rgb_width {cfg.model.rgb_width}, point_width {cfg.model.point_width}, points {cfg.data.n_points}, "
               f"heatmaps {cfg.data.heatmap_size} (x{cfg.model.heat_width}, kernel {cfg.model.heat_kernel}), "
               f"amp {cfg.trainer.amp}, threads {torch.get_num_threads()}")
-        rates = measure(cache, args, tmp / "runs")
+        variants = parse_variants(args.compare)
+        rates = measure(cache, args, tmp / "runs", variants=variants)
     for s, r in rates.items():
         print(f"{s}: {r:8.1f} training samples/s")
-    print(f"S4 / S1 throughput: {rates['S4'] / rates['S1']:.3f}")
+    first = next(iter(variants))
+    for v in variants:
+        print(f"S4 / S1 throughput{' ' + v if v else ''}: {rates[f'S4 {v}'.strip()] / rates[f'S1 {v}'.strip()]:.3f}")
+        if v != first:
+            for s in ("S1", "S4"):
+                print(f"{s} {v} / {s} {first}: {rates[f'{s} {v}'] / rates[f'{s} {first}']:.3f}")
 
 
 if __name__ == "__main__":

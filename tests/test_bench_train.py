@@ -6,11 +6,26 @@ import importlib.util
 from pathlib import Path
 
 
-def test_bench_train_runs_on_its_own_tiny_set(capsys):
+def _bench_train():
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_train.py"
     spec = importlib.util.spec_from_file_location("bench_train", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.main(["--samples", "40", "--batch", "4", "--steps", "1", "--rounds", "2", "--warmup", "0"])
+    return module
+
+
+def test_bench_train_runs_on_its_own_tiny_set(capsys):
+    _bench_train().main(["--samples", "40", "--batch", "4", "--steps", "1", "--rounds", "2", "--warmup", "0"])
     out = capsys.readouterr().out
     assert "S1:" in out and "S4:" in out and "S4 / S1 throughput:" in out
+
+
+def test_bench_train_compares_variants_in_one_run(capsys):
+    module = _bench_train()
+    module.main(["--samples", "40", "--batch", "4", "--steps", "1", "--rounds", "1", "--warmup", "0",
+                 "--compare", "nchw=trainer.channels_last=false", "bf16=trainer.amp=bf16"])
+    out = capsys.readouterr().out
+    for line in ("S1 nchw:", "S4 bf16:", "S4 / S1 throughput nchw:", "S1 bf16 / S1 nchw:", "S4 bf16 / S4 nchw:"):
+        assert line in out, out
+    assert module.parse_variants([]) == {"": ()}
+    assert module.parse_variants(["a=x=1,y=2"]) == {"a": ("x=1", "y=2")}
