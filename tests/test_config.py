@@ -65,6 +65,16 @@ def test_yaml_then_overrides(tmp_path):
     assert cfg.eval.visible_only is False
 
 
+def test_a_choice_that_yaml_reads_as_a_boolean_keeps_its_name(tmp_path):
+    """YAML 1.1 reads ``off`` as False: ``trainer.amp=off`` (command line or file) must still mean "off", and a
+    boolean where no choice is named like it stays an error."""
+    (tmp_path / "c.yaml").write_text("trainer:\n  amp: off\n")
+    assert load_config(Config, None, ["trainer.amp=off"]).trainer.amp == "off"
+    assert load_config(Config, tmp_path / "c.yaml").trainer.amp == "off"
+    with pytest.raises(ConfigError, match=r"trainer\.amp: expected one of"):
+        load_config(Config, None, ["trainer.amp=true"])
+
+
 def test_unknown_key_names_it_and_lists_valid_ones():
     with pytest.raises(ConfigError) as err:
         load_config(Config, None, ["trainer.lrr=1"])

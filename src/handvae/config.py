@@ -29,6 +29,9 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
+_YAML_BOOLS = {False: ("off", "no", "false"), True: ("on", "yes", "true")}
+
+
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     """Check/convert ``value`` to annotation ``tp``; raise ConfigError naming ``key``."""
     origin = typing.get_origin(tp)
@@ -38,6 +41,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         return _coerce_union(value, tp, key)
     if origin is typing.Literal:
+        if isinstance(value, bool):  # YAML 1.1 reads off/on/no/yes as booleans: `trainer.amp=off` means "off"
+            value = next((a for a in args if isinstance(a, str) and a.lower() in _YAML_BOOLS[value]), value)
         if value not in args:
             raise ConfigError(f"{key}: expected one of {list(args)}, got {value!r}")
         return value
