@@ -37,6 +37,17 @@ def test_render_reports_rows_gain_and_ordering(tmp_path):
     assert (out.parent / "results_pck.png").stat().st_size > 0 and (out.parent / "results_weak.png").is_file()
 
 
+def test_render_lists_the_parts_of_an_assembled_results_file(tmp_path):
+    results = _results([40.0, 36.0, 34.0, 30.0])
+    results["parts"] = ["rows A from run X", "rows B from run Y"]
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results))
+    out = tmp_path / "RESULTS.md"
+    assert main([str(path), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "- part: rows A from run X\n- part: rows B from run Y\n" in text
+
+
 def test_render_says_when_the_ordering_fails(tmp_path):
     path = tmp_path / "results.json"
     path.write_text(json.dumps(_results([40.0, 36.0, 29.0, 30.0])))

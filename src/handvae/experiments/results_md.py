@@ -209,6 +209,8 @@ def render(results: dict, speed: str | None, out: Path) -> str:
     ]
     if settings.get("only"):
         lines.append(f"- rows run: `--only {' '.join(settings['only'])}` (the others were not run)")
+    for part in results.get("parts") or []:  # a results.json assembled from several invocations on one world
+        lines.append(f"- part: {part}")
     commits = sorted({str(r["commit"]) for r in all_runs(results) if r.get("commit")})
     if commits:
         lines.append(f"- runs trained at {', '.join(f'`{c[:7]}{c[40:]}`' for c in commits)} (each run's env.json; "
