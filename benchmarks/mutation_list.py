@@ -233,4 +233,18 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_data_prepare.py",),
         "prepare's crop box ignores the configured margin",
     ),
+    Mutation(
+        "resume-layouts", "checkpoint.py",
+        "        _match_param_layouts(optimizer)\n",
+        "",
+        ("tests/test_trainer.py::test_resume_after_interruption_is_bit_identical",),
+        "a resumed run keeps Adam's moments in NCHW order beside channels_last weights",
+    ),
+    Mutation(
+        "cpu-bf16-ignored", "train/trainer.py",
+        "        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)",
+        "        return contextlib.nullcontext()",
+        ("tests/test_trainer.py::test_cpu_autocast_only_when_asked_for_bf16",),
+        "trainer.amp=bf16 on the CPU silently trains in float32",
+    ),
 ]
