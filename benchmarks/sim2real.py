@@ -45,6 +45,7 @@ ARMS: dict[str, tuple[tuple[str, ...], int, str, tuple[str, ...]]] = {
     "mesh_skin_maps": (("skin_maps=true",), 320, "s1.yaml", ()),  # MakeHuman detail + nail maps
     "mesh_random_texture": (("p_random_texture=0.3",), 320, "s1.yaml", ()),  # hands painted at random
     "mesh_seed1": ((), 320, "s1.yaml", ("seed=1",)),  # the reference retrained with another seed: the spread
+    "mesh_bf16": ((), 320, "s1.yaml", ("trainer.amp=bf16",)),  # the reference in bfloat16 (LEARNING section 7)
 }
 
 
