@@ -82,13 +82,18 @@ def step_seconds(trainer, steps: int) -> list[float]:
     return times
 
 
+def label(strategy: str, variant: str) -> str:
+    """A trainer's name in the printed figures: ``S1``, or ``S1 bf16`` for a named variant."""
+    return f"{strategy} {variant}".strip()
+
+
 def measure(cache: Path, args, out: Path, strategies: tuple[str, ...] = ("S1", "S4"),
             variants: dict[str, tuple[str, ...]] | None = None) -> dict[str, float]:
     """Samples/s of each strategy (and variant: "S1 bf16"): after warm-up, ``args.rounds`` rounds of
     ``args.steps`` steps each, all of them taking turns, so that a machine whose speed drifts slows them
     alike; medians of all steps."""
     variants = variants or {"": ()}
-    trainers = {f"{s} {v}".strip(): make_trainer(s, cache, args, out / f"{s}_{v}", extra)
+    trainers = {label(s, v): make_trainer(s, cache, args, out / f"{s}_{v}", extra)
                 for v, extra in variants.items() for s in strategies}
     times: dict[str, list[float]] = {name: [] for name in trainers}
     for trainer in trainers.values():
@@ -129,10 +134,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{s}: {r:8.1f} training samples/s")
     first = next(iter(variants))
     for v in variants:
-        print(f"S4 / S1 throughput{' ' + v if v else ''}: {rates[f'S4 {v}'.strip()] / rates[f'S1 {v}'.strip()]:.3f}")
+        print(f"{label('S4 / S1 throughput', v)}: {rates[label('S4', v)] / rates[label('S1', v)]:.3f}")
         if v != first:
             for s in ("S1", "S4"):
-                print(f"{s} {v} / {s} {first}: {rates[f'{s} {v}'] / rates[f'{s} {first}']:.3f}")
+                print(f"{label(s, v)} / {label(s, first)}: {rates[label(s, v)] / rates[label(s, first)]:.3f}")
 
 
 if __name__ == "__main__":
