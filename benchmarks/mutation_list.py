@@ -237,7 +237,8 @@ MUTATIONS: list[Mutation] = [
         "resume-layouts", "checkpoint.py",
         "        _match_param_layouts(optimizer)\n",
         "",
-        ("tests/test_trainer.py::test_resume_after_interruption_is_bit_identical",),
+        ("tests/test_trainer.py::test_resume_after_interruption_is_bit_identical",
+         "tests/test_trainer.py::test_resumed_adam_moments_keep_their_values_and_their_weights_layout"),
         "a resumed run keeps Adam's moments in NCHW order beside channels_last weights",
     ),
     Mutation(

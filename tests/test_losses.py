@@ -212,6 +212,30 @@ def test_sinkhorn_emd_is_a_close_upper_bound_of_the_exact_emd(noise):
     assert ((approx - exact) / exact).max().item() < 0.05
 
 
+def test_sinkhorn_transports_of_several_pairs_match_each_pair_solved_alone():
+    """Three pairs in one Sinkhorn run (a shared epsilon schedule): each plan has its pair's uniform
+    marginals, and its EMD is within 1% of the pair solved alone and never below the exact optimum."""
+    gen = torch.Generator().manual_seed(11)
+    pairs = []
+    for noise in (0.02, 0.2, 0.6):  # far-apart clouds make the shared schedule start higher than alone
+        q = _cloud(gen, 8, 64).float()
+        pairs.append((q[:, torch.randperm(64, generator=gen)] + noise * _cloud(gen, 8, 64).float(), q))
+    plans = losses.sinkhorn_transports(pairs)
+    for plan, (p, q) in zip(plans, pairs, strict=True):
+        assert plan.shape == (8, 64, 64)
+        torch.testing.assert_close(plan.sum(dim=2), torch.full((8, 64), 1 / 64), atol=1e-6, rtol=0)
+        torch.testing.assert_close(plan.sum(dim=1), torch.full((8, 64), 1 / 64), atol=1e-6, rtol=0)
+        together = losses.emd_sinkhorn(p, q, transport=plan)
+        alone = losses.emd_sinkhorn(p, q)
+        torch.testing.assert_close(together, alone, rtol=1e-2, atol=1e-4)
+        assert (together >= losses.emd_exact(p, q).float() * (1 - 1e-4)).all()
+    with pytest.raises(ValueError, match="transport must be"):
+        losses.emd_sinkhorn(*pairs[0], transport=plans[0][:, :5])
+    # emd_solutions dispatches as emd does: exact assignments, or transports
+    assert [s.shape for s in losses.emd_solutions(pairs[:2], "exact")] == [(8, 64), (8, 64)]
+    assert [s.shape for s in losses.emd_solutions(pairs[:2], "sinkhorn")] == [(8, 64, 64), (8, 64, 64)]
+
+
 def test_emd_dispatch_and_bad_method():
     gen = torch.Generator().manual_seed(6)
     p, q = _cloud(gen, 1, 6), _cloud(gen, 1, 6)

@@ -321,3 +321,34 @@ def test_channels_last_on_the_cpu_changes_layout_not_results(tiny_cache, tmp_pat
                              **{"trainer.device": "cpu", "trainer.channels_last": False}))
     want = reference.train_step(reference.train_data.next_batch(), 1e-4)
     assert got["loss"] == pytest.approx(want["loss"], rel=1e-4)
+
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_resumed_adam_moments_keep_their_values_and_their_weights_layout(tiny_cache, tmp_path, device):
+    """After --resume every Adam moment holds the values it had when saved, laid out in memory as its weight.
+
+    Checkpoints store tensors contiguous (NCHW); with ``trainer.channels_last`` the weights come back NHWC,
+    and fused Adam pairs a weight with its moments in memory order, so a moment left NCHW would update the
+    weight with other elements' moments. Run on the GPU too when one is present (channels_last is the
+    default there as well)."""
+    over = {"trainer.device": device, "trainer.channels_last": True, "trainer.max_steps": 2}
+    trainer = Trainer(_cfg(tiny_cache, tmp_path / "run", "S4", **over))
+    trainer.fit(progress=False)
+    saved = {name: {k: v.detach().cpu().clone() for k, v in trainer.optimizer.state[p].items()
+                    if isinstance(v, torch.Tensor) and v.shape == p.shape}
+             for name, p in trainer.model.named_parameters()}
+    resumed = Trainer(_cfg(tiny_cache, tmp_path / "run", "S4", **over), resume=True)
+    assert resumed.step == 2
+    nhwc = 0
+    for name, p in resumed.model.named_parameters():
+        moments = {k: v for k, v in resumed.optimizer.state[p].items() if isinstance(v, torch.Tensor)
+                   and v.shape == p.shape}
+        assert moments.keys() == saved[name].keys() == {"exp_avg", "exp_avg_sq"}, name
+        for k, v in moments.items():
+            assert v.device == p.device and v.stride() == p.stride(), (name, k, v.stride(), p.stride())
+            assert torch.equal(v.cpu(), saved[name][k]), (name, k)
+        nhwc += p.dim() == 4 and p.shape[1] > 1 and p.shape[2:] != (1, 1) and not p.is_contiguous()
+    assert nhwc > 0  # the case that matters was present: NHWC weights

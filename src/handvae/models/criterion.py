@@ -108,23 +108,22 @@ class Criterion(nn.Module):
                 raise KeyError(f"unknown loss terms {unknown}; this strategy has {self.term_names()}")
         rgb = batch["R"]
         bsz, device = rgb.shape[0], rgb.device
-        emd_perms = self._emd_assignments(wanted, recon, valid, batch, bsz, device)
+        emd_solved = self._emd_solutions(wanted, recon, valid, batch, bsz, device)
         out: dict[str, Tensor] = {}
         for name in wanted:
             with record_function(f"loss:{name}"):
-                out[name] = self._term(name, latents, recon, valid, batch, bsz, device, emd_perms.get(name))
+                out[name] = self._term(name, latents, recon, valid, batch, bsz, device, emd_solved.get(name))
         return out
 
-    def _emd_assignments(self, wanted: list[str], recon, valid, batch, bsz: int, device) -> dict[str, Tensor]:
-        """The exact EMD assignments of every wanted ``emd`` term, solved together (one threaded batch)."""
+    def _emd_solutions(self, wanted: list[str], recon, valid, batch, bsz: int, device) -> dict[str, Tensor]:
+        """The EMD assignments (exact) or transports (Sinkhorn) of every wanted ``emd`` term, solved
+        together: one threaded batch of assignments, or one Sinkhorn run instead of one per term."""
         names = [n for n in wanted if n.endswith(":emd")]
         if len(names) < 2:
             return {}
         pairs = [self._pred_target(n, recon, valid, batch, bsz, device)[:2] for n in names]
-        if losses.emd_method(self.cfg.emd, pairs[0][0].device) != "exact":  # decided as losses.emd decides it
-            return {}
-        with record_function("loss:emd_assignments"):
-            return dict(zip(names, losses.emd_assignments(pairs), strict=True))
+        with record_function("loss:emd_solutions"):
+            return dict(zip(names, losses.emd_solutions(pairs, self.cfg.emd), strict=True))
 
     def _pred_target(self, name: str, recon, valid, batch, bsz: int, device) -> tuple[Tensor, Tensor, Tensor]:
         """Reconstruction term ``name``'s prediction, its sanitised target and the mask of samples it covers."""
@@ -146,7 +145,7 @@ class Criterion(nn.Module):
     def _decoder_of(name: str) -> str:
         return decoder_of_term(name.split(":")[1])
 
-    def _term(self, name: str, latents, recon, valid, batch, bsz: int, device, perm: Tensor | None = None) -> Tensor:
+    def _term(self, name: str, latents, recon, valid, batch, bsz: int, device, solved: Tensor | None = None) -> Tensor:
         if name == ALIGN_TERM:
             joint, single = self.plan.align  # type: ignore[misc]
             mask = valid[joint] & valid[single]
@@ -169,7 +168,7 @@ class Criterion(nn.Module):
         elif loss == "chamfer":
             values = losses.chamfer(pred, target)
         else:
-            values = losses.emd(pred, target, self.cfg.emd, perm)
+            values = losses.emd(pred, target, self.cfg.emd, solved)
         return losses.masked_mean(values, mask)
 
 

@@ -207,15 +207,41 @@ def sinkhorn_plan(
     return round_plan(torch.exp((f[:, :, None] + g[:, None, :] - cost) / e + log_a + log_b))
 
 
-def emd_sinkhorn(pred: Tensor, target: Tensor, eps: float = 0.005, scaling: float = 0.95) -> Tensor:
+def _pairwise(pred: Tensor, target: Tensor) -> Tensor:
+    """``||pred_i - target_j||``: ``(B, N, 3)``, ``(B, M, 3)`` -> ``(B, N, M)``, with gradient."""
+    return safe_norm(pred[:, :, None, :] - target[:, None, :, :])
+
+
+def sinkhorn_transports(pairs: Sequence[tuple[Tensor, Tensor]]) -> list[Tensor]:
+    """:func:`sinkhorn_plan` of several ``(pred, target)`` pairs of one cloud size, solved as one batch.
+
+    The solver is a few hundred small tensor operations whatever the batch: on a GPU their launches, not
+    the arithmetic, are its cost, so an S4 step's three pairs take a third of the time together. The
+    epsilon schedule starts at the largest cost of all pairs (not of each): the plans agree with those
+    solved pair by pair to the final blur ``eps`` (tests/test_losses.py).
+    """
+    for p, t in pairs:
+        _check_clouds(p, t, same_size=True)
+    if len(pairs) <= 1 or len({p.shape[1:] for p, _ in pairs}) > 1:
+        return [sinkhorn_plan(_pairwise(p.detach(), t.detach())) for p, t in pairs]
+    cost = _pairwise(torch.cat([p.detach() for p, _ in pairs]), torch.cat([t.detach() for _, t in pairs]))
+    return list(sinkhorn_plan(cost).split([p.shape[0] for p, _ in pairs]))
+
+
+def emd_sinkhorn(pred: Tensor, target: Tensor, eps: float = 0.005, scaling: float = 0.95,
+                 transport: Tensor | None = None) -> Tensor:
     """Approximate EMD: ``sum_ij P_ij ||pred_i - target_j||`` with the Sinkhorn transport ``P``: ``(B,)``.
 
     ``eps`` is the final entropic blur in cloud units; runs on any device (GPU-friendly: no host
-    round trip). Equal cloud sizes as in Eq. 9.
+    round trip). Equal cloud sizes as in Eq. 9. ``transport``: ``P (B, N, M)`` when already solved
+    (:func:`sinkhorn_transports`), else it is solved here.
     """
     _check_clouds(pred, target, same_size=True)
-    dist = safe_norm(pred[:, :, None, :] - target[:, None, :, :])  # (B, N, M), with gradient
-    transport = sinkhorn_plan(dist.detach(), eps=eps, scaling=scaling)
+    dist = _pairwise(pred, target)
+    if transport is None:
+        transport = sinkhorn_plan(dist.detach(), eps=eps, scaling=scaling)
+    elif transport.shape != dist.shape:
+        raise ValueError(f"transport must be (B, N, M) = {tuple(dist.shape)}, got {tuple(transport.shape)}")
     return (transport.to(dist.dtype) * dist).sum(dim=(1, 2))
 
 
@@ -228,8 +254,19 @@ def emd_method(method: str, device: torch.device) -> str:
     raise ValueError(f"loss.emd must be exact, sinkhorn or auto, got {method!r}")
 
 
-def emd(pred: Tensor, target: Tensor, method: str = "auto", perm: Tensor | None = None) -> Tensor:
-    """EMD by ``method`` (:func:`emd_method`); ``perm``: an exact assignment already solved."""
+def emd_solutions(pairs: Sequence[tuple[Tensor, Tensor]], method: str = "auto") -> list[Tensor]:
+    """What :func:`emd` needs of each ``(pred, target)`` pair, all pairs solved as one batch: the exact
+    assignments ``(B, N)`` (:func:`emd_assignments`) or the Sinkhorn transports ``(B, N, M)``."""
+    if not pairs:
+        return []
+    if emd_method(method, pairs[0][0].device) == "exact":
+        return emd_assignments(pairs)
+    return sinkhorn_transports(pairs)
+
+
+def emd(pred: Tensor, target: Tensor, method: str = "auto", solved: Tensor | None = None) -> Tensor:
+    """EMD by ``method`` (:func:`emd_method`); ``solved``: that method's assignment or transport, when
+    already solved (:func:`emd_solutions`)."""
     if emd_method(method, pred.device) == "exact":
-        return emd_exact(pred, target, perm)
-    return emd_sinkhorn(pred, target)
+        return emd_exact(pred, target, solved)
+    return emd_sinkhorn(pred, target, transport=solved)
