@@ -242,6 +242,13 @@ MUTATIONS: list[Mutation] = [
         "a resumed run keeps Adam's moments in NCHW order beside channels_last weights",
     ),
     Mutation(
+        "clock-second-stop", "train/clock.py",
+        "        if self._stopped_at is None:\n            self._stopped_at = time.perf_counter()\n",
+        "        self._stopped_at = time.perf_counter()\n",
+        ("tests/test_clock.py",),
+        "a stop whose continue was discarded restarts the pause, so the time before it counts as training",
+    ),
+    Mutation(
         "cpu-bf16-ignored", "train/trainer.py",
         "        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)",
         "        return contextlib.nullcontext()",

@@ -29,7 +29,10 @@ class PausableClock:
         self._old = {tstp: signal.signal(tstp, self._on_stop), cont: signal.signal(cont, self._on_continue)}
 
     def _on_stop(self, signum, frame) -> None:
-        self._stopped_at = time.perf_counter()
+        # A stop signal discards a pending SIGCONT (POSIX), so `kill -CONT; kill -TSTP` in quick succession
+        # can arrive as two stops with no continue in between: the pause then still runs from the first.
+        if self._stopped_at is None:
+            self._stopped_at = time.perf_counter()
         os.kill(os.getpid(), signal.SIGSTOP)  # SIGSTOP cannot be caught: the process stops here
 
     def _on_continue(self, signum, frame) -> None:
