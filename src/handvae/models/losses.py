@@ -21,7 +21,7 @@ envelope theorem gives the same gradient as differentiating the solver).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -144,12 +144,18 @@ def emd_assignments(pairs: Sequence[tuple[Tensor, Tensor]]) -> list[Tensor]:
     One pass over all problems shares them among the threads where a single pair would not (an S4 step
     has three pairs of 32 problems: 1.9x faster together on 2 cores than one after the other).
     """
+    return _solve_together(pairs, emd_assignment)
+
+
+def _solve_together(pairs: Sequence[tuple[Tensor, Tensor]], solve: Callable[[Tensor, Tensor], Tensor]) -> list[Tensor]:
+    """``solve(pred, target)`` of every pair, as one call on the concatenated batches where the pairs'
+    clouds have one size (else pair by pair); each pair gets its own rows back."""
     for p, t in pairs:
         _check_clouds(p, t, same_size=True)
     if len(pairs) <= 1 or len({p.shape[1:] for p, _ in pairs}) > 1:
-        return [emd_assignment(p, t) for p, t in pairs]
-    perm = emd_assignment(torch.cat([p.detach() for p, _ in pairs]), torch.cat([t.detach() for _, t in pairs]))
-    return list(perm.split([p.shape[0] for p, _ in pairs]))
+        return [solve(p, t) for p, t in pairs]
+    out = solve(torch.cat([p.detach() for p, _ in pairs]), torch.cat([t.detach() for _, t in pairs]))
+    return list(out.split([p.shape[0] for p, _ in pairs]))
 
 
 def emd_exact(pred: Tensor, target: Tensor, perm: Tensor | None = None) -> Tensor:
@@ -220,12 +226,7 @@ def sinkhorn_transports(pairs: Sequence[tuple[Tensor, Tensor]]) -> list[Tensor]:
     epsilon schedule starts at the largest cost of all pairs (not of each): the plans agree with those
     solved pair by pair to the final blur ``eps`` (tests/test_losses.py).
     """
-    for p, t in pairs:
-        _check_clouds(p, t, same_size=True)
-    if len(pairs) <= 1 or len({p.shape[1:] for p, _ in pairs}) > 1:
-        return [sinkhorn_plan(_pairwise(p.detach(), t.detach())) for p, t in pairs]
-    cost = _pairwise(torch.cat([p.detach() for p, _ in pairs]), torch.cat([t.detach() for _, t in pairs]))
-    return list(sinkhorn_plan(cost).split([p.shape[0] for p, _ in pairs]))
+    return _solve_together(pairs, lambda p, t: sinkhorn_plan(_pairwise(p.detach(), t.detach())))
 
 
 def emd_sinkhorn(pred: Tensor, target: Tensor, eps: float = 0.005, scaling: float = 0.95,
