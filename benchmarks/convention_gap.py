@@ -1,15 +1,26 @@
-"""How much a keypoint convention alone costs on a labelled set: move the MCPs of the ground truth
-along the MCP -> PIP bone by ``d`` mm (the set's joints in another convention, otherwise perfect) and
-score that "perfect model" under the headline protocol (root middle MCP, ground-truth bone scale)
-and after Procrustes alignment (PA-EPE). Reads an ``annotations.npz`` with ``xyz_mm (N, 21, 3)`` in
-RHD order, such as the real development set's (evaluation only).
+"""How much a keypoint convention costs on a labelled set, for a perfect model and for a trained one.
 
-    PYTHONPATH=src python benchmarks/convention_gap.py ../shared/realdev/annotations.npz
+1. Move the MCPs of the ground truth along the MCP -> PIP bone by ``d`` mm (the set's joints in
+   another convention, otherwise perfect) and score that "perfect model" under the headline protocol
+   (root middle MCP, ground-truth bone scale) and after Procrustes alignment (PA-EPE).
+2. With ``--predictions``: take a trained model's predictions (the ``predictions_*.npz`` that
+   ``handvae evaluate`` writes) and convert them after the fact to a deeper convention, each long
+   finger's MCP moved ``d`` mm away from its PIP (in the model's own millimetres: its normalised
+   pose times the synthetic world's middle MCP -> PIP bone), then score them the same way. This
+   tells how much of a trained model's error the convention explains; it fits nothing (one fixed
+   list of ``d``).
+
+Reads an ``annotations.npz`` with ``xyz_mm (N, 21, 3)`` in RHD order, such as the real development
+set's (evaluation only).
+
+    PYTHONPATH=src python benchmarks/convention_gap.py ../shared/realdev/annotations.npz \
+        [--predictions RUN/eval_realdev/predictions_NAME.npz ...]
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
@@ -17,9 +28,11 @@ from handvae.eval.metrics import Protocol, evaluate
 from handvae.skeleton import SCALE_BONE, finger_joints
 from handvae.synth.hand import DEFAULT_BASE_DIST, DEFAULT_BONES
 
+SHIFTS_MM = (0.0, 5.0, 10.0, 13.0, 16.0)
+
 
 def shift_mcps(xyz: np.ndarray, d_mm: float) -> np.ndarray:
-    """``xyz (N, 21, 3)`` with each long finger's MCP moved ``d_mm`` towards its PIP."""
+    """``xyz (N, 21, 3)`` mm with each long finger's MCP moved ``d_mm`` towards its PIP (away if < 0)."""
     out = xyz.copy()
     for f in range(1, 5):
         _, _, pip, mcp = finger_joints(f)
@@ -28,9 +41,46 @@ def shift_mcps(xyz: np.ndarray, d_mm: float) -> np.ndarray:
     return out
 
 
+def _scores(norm: np.ndarray, xyz: np.ndarray, gt: np.ndarray, vis: np.ndarray | None) -> tuple[float, float]:
+    """(headline EPE, PA-EPE) mm: ``norm`` rooted and in bone units, ``xyz`` the same pose in mm."""
+    head = evaluate(norm, gt, vis, protocol=Protocol()).mean_epe_mm
+    pa = evaluate(xyz, gt, vis, protocol=Protocol(scale="procrustes")).mean_epe_mm
+    return head, pa
+
+
+def perfect_model_table(gt: np.ndarray) -> None:
+    a, b = SCALE_BONE
+    print("| MCPs moved towards the PIP (mm) | headline EPE (mm) | PA-EPE (mm) |\n|---:|---:|---:|")
+    for d in SHIFTS_MM:
+        x = shift_mcps(gt, d)
+        norm = (x - x[:, a : a + 1]) / np.linalg.norm(x[:, a] - x[:, b], axis=-1)[:, None, None]
+        head, pa = _scores(norm, x, gt, None)
+        print(f"| {d:.0f} | {head:.2f} | {pa:.2f} |")
+
+
+def converted_predictions_table(path: Path) -> None:
+    """Score one ``handvae evaluate`` predictions file converted to deeper MCPs by each of SHIFTS_MM."""
+    z = np.load(path)
+    pred, gt, vis = (np.asarray(z[k], dtype=np.float64) for k in ("pred_mm", "gt_mm", "vis"))
+    a, b = SCALE_BONE
+    # The model's normalised pose (the protocol scaled it by the ground-truth bone), in its own mm.
+    bone = DEFAULT_BONES[2][0]
+    gt_bone = np.linalg.norm(gt[:, a] - gt[:, b], axis=-1)[:, None, None]
+    own_mm = (pred - pred[:, a : a + 1]) / gt_bone * bone
+    print(f"\n{path}: MCPs moved away from the PIP after prediction")
+    print("| MCPs moved (mm) | headline EPE (mm) | PA-EPE (mm) |\n|---:|---:|---:|")
+    for d in SHIFTS_MM:
+        x = shift_mcps(own_mm, -d)
+        norm = (x - x[:, a : a + 1]) / (bone + d)  # the bone the model would have learnt in that convention
+        head, pa = _scores(norm, x, gt, vis.astype(bool))
+        print(f"| {d:.0f} | {head:.2f} | {pa:.2f} |")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("annotations")
+    p.add_argument("--predictions", nargs="*", default=[], type=Path,
+                   help="predictions_*.npz of `handvae evaluate` on the same set, converted after the fact")
     args = p.parse_args()
     gt = np.load(args.annotations)["xyz_mm"].astype(np.float64)
     a, b = SCALE_BONE
@@ -38,13 +88,9 @@ def main() -> None:
     palm = np.linalg.norm(gt[:, a] - gt[:, 0], axis=-1)
     print(f"{len(gt)} poses: middle MCP->PIP {bone.mean():.1f} mm (the synthetic default {DEFAULT_BONES[2][0]:.1f}), "
           f"wrist->middle MCP {palm.mean():.1f} mm (default {DEFAULT_BASE_DIST[2]:.1f})")
-    print("| MCPs moved towards the PIP (mm) | headline EPE (mm) | PA-EPE (mm) |\n|---:|---:|---:|")
-    for d in (0.0, 5.0, 10.0, 13.0, 16.0):
-        x = shift_mcps(gt, d)
-        norm = (x - x[:, a : a + 1]) / np.linalg.norm(x[:, a] - x[:, b], axis=-1)[:, None, None]
-        head = evaluate(norm, gt, protocol=Protocol()).mean_epe_mm
-        pa = evaluate(x, gt, protocol=Protocol(scale="procrustes")).mean_epe_mm
-        print(f"| {d:.0f} | {head:.2f} | {pa:.2f} |")
+    perfect_model_table(gt)
+    for path in args.predictions:
+        converted_predictions_table(path)
 
 
 if __name__ == "__main__":
