@@ -58,10 +58,12 @@ def perfect_model_table(gt: np.ndarray) -> None:
         print(f"| {d:.0f} | {head:.2f} | {pa:.2f} |")
 
 
-def converted_predictions_table(path: Path) -> None:
+def converted_predictions_table(path: Path, annotations: np.ndarray) -> None:
     """Score one ``handvae evaluate`` predictions file converted to deeper MCPs by each of SHIFTS_MM."""
     z = np.load(path)
     pred, gt, vis = (np.asarray(z[k], dtype=np.float64) for k in ("pred_mm", "gt_mm", "vis"))
+    if gt.shape != annotations.shape or not np.allclose(gt, annotations, atol=1e-3):
+        raise SystemExit(f"{path}: its ground truth is not the annotations' (predictions of another set?)")
     a, b = SCALE_BONE
     # The model's normalised pose (the protocol scaled it by the ground-truth bone), in its own mm.
     bone = DEFAULT_BONES[2][0]
@@ -90,7 +92,7 @@ def main() -> None:
           f"wrist->middle MCP {palm.mean():.1f} mm (default {DEFAULT_BASE_DIST[2]:.1f})")
     perfect_model_table(gt)
     for path in args.predictions:
-        converted_predictions_table(path)
+        converted_predictions_table(path, gt)
 
 
 if __name__ == "__main__":
