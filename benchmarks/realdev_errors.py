@@ -20,15 +20,12 @@ import argparse
 import numpy as np
 
 from handvae.eval.metrics import Protocol, evaluate, keypoint_errors
-from handvae.skeleton import finger_joints
-
-_INDEX_MCP = finger_joints(1)[3]
-_LITTLE_MCP = finger_joints(4)[3]
+from handvae.skeleton import palm_normal
 
 
 def palm_normals(xyz: np.ndarray) -> np.ndarray:
     """``(N, 21, 3)`` -> ``(N, 3)`` unit normals of the triangle wrist, index MCP, little MCP."""
-    n = np.cross(xyz[:, _INDEX_MCP] - xyz[:, 0], xyz[:, _LITTLE_MCP] - xyz[:, 0])
+    n = palm_normal(xyz)
     return n / np.linalg.norm(n, axis=-1, keepdims=True)
 
 

@@ -79,3 +79,12 @@ def test_bone_length():
     pose = np.zeros((2, 21, 3))
     pose[:, 11] = [3.0, 4.0, 0.0]
     np.testing.assert_allclose(sk.bone_length(pose), [5.0, 5.0])
+
+
+def test_palm_normal_is_the_cross_of_the_wrist_to_index_and_little_mcps():
+    pose = np.zeros((2, 21, 3))
+    pose[:, 0] = [1.0, 1.0, 1.0]  # wrist
+    pose[:, 8] = [3.0, 1.0, 1.0]  # index MCP: +2 along x from the wrist
+    pose[:, 20] = [1.0, 4.0, 1.0]  # little MCP: +3 along y
+    pose[1, 8], pose[1, 20] = pose[1, 20].copy(), pose[1, 8].copy()  # swapped: the normal flips
+    np.testing.assert_allclose(sk.palm_normal(pose), [[0.0, 0.0, 6.0], [0.0, 0.0, -6.0]])

@@ -104,3 +104,11 @@ def bone_length(pose: np.ndarray, bone: tuple[int, int] = SCALE_BONE) -> np.ndar
     """Length of ``bone`` for ``pose: (..., 21, 3)``; returns (...,) in the pose's unit."""
     pose = np.asarray(pose)
     return np.linalg.norm(pose[..., bone[0], :] - pose[..., bone[1], :], axis=-1)
+
+
+def palm_normal(pose: np.ndarray) -> np.ndarray:
+    """``(index_mcp - wrist) x (little_mcp - wrist)`` for ``pose: (..., 21, 3)``: the normal of the palm's
+    triangle, not normalised, (..., 3). For a right hand it points to the palm's side."""
+    j = np.asarray(pose, dtype=np.float64)
+    w = j[..., WRIST, :]
+    return np.cross(j[..., finger_joints(1)[3], :] - w, j[..., finger_joints(4)[3], :] - w)

@@ -24,7 +24,7 @@ from functools import lru_cache
 import numpy as np
 
 from handvae.data.viewpoint import rot_x, rot_y, rot_z
-from handvae.skeleton import NUM_JOINTS, finger_joints
+from handvae.skeleton import NUM_JOINTS, finger_joints, palm_normal
 
 DEG = np.pi / 180.0
 
@@ -215,9 +215,7 @@ def chirality(joints: np.ndarray) -> np.ndarray:
     little MCPs, so the sign does not depend on the finger pose or the rotation. joints: (..., 21, 3).
     """
     j = np.asarray(joints, dtype=np.float64)
-    w = j[..., 0, :]
-    n = np.cross(j[..., 8, :] - w, j[..., 20, :] - w)
-    return np.sign(np.sum(n * (j[..., 4, :] - w), axis=-1))
+    return np.sign(np.sum(palm_normal(j) * (j[..., 4, :] - j[..., 0, :]), axis=-1))
 
 
 def flexion_angles(joints: np.ndarray) -> np.ndarray:
