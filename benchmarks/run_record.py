@@ -3,7 +3,8 @@
 For each ``LABEL=RUN_DIR``: the command and commit that trained it (``env.json``), its validation
 history (``log.jsonl``: step, training minutes with validation and pauses excluded, samples seen,
 mean EPE), and the scores that ``handvae evaluate`` wrote under ``RUN_DIR/eval_test`` and
-``RUN_DIR/eval_realdev`` (model and baselines), when present. The figure is validation EPE against
+``RUN_DIR/eval_realdev`` (model and baselines), and with test-time rolls (``--tta-deg``) under
+``RUN_DIR/eval_test_tta`` and ``RUN_DIR/eval_realdev_tta``, when present. The figure is validation EPE against
 training minutes and against samples seen, one line per run (as ``time_to_accuracy.py`` draws arms).
 
     PYTHONPATH=src python benchmarks/run_record.py --run 10k=~/.cache/handvae/runs/s4_cos2h \
@@ -21,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from time_to_accuracy import plot
 
-EVALS = {"test": "eval_test", "realdev": "eval_realdev"}
+EVALS = {"test": "eval_test", "realdev": "eval_realdev", "test_tta": "eval_test_tta", "realdev_tta": "eval_realdev_tta"}
 
 
 def _short(m: dict) -> dict:

@@ -45,7 +45,16 @@ def test_record_keeps_validation_history_best_step_and_scores(tmp_path):
     assert rec["argv"] == ["train", "cpu/s4"] and rec["commit"] == "abc" and rec["arm"] == "10k"
     assert rec["test"]["model"] == {"mean_epe_mm": 24.5, "pa": {"mean_epe_mm": 15.0}}  # curves dropped
     assert rec["test"]["baselines"] == {"mean pose (baseline)": {"mean_epe_mm": 53.0}}
-    assert "realdev" not in rec  # not evaluated there
+    assert "realdev" not in rec and "test_tta" not in rec  # not evaluated there
+
+
+def test_record_keeps_the_test_time_roll_scores_apart(tmp_path):
+    run = _run(tmp_path)
+    (run / "eval_realdev_tta").mkdir()
+    (run / "eval_realdev_tta" / "metrics.json").write_text(json.dumps({"myrun": {"mean_epe_mm": 28.0}}))
+    rec = _module().record("gpu", run)
+    assert rec["realdev_tta"] == {"model": {"mean_epe_mm": 28.0}, "baselines": {}}
+    assert rec["test"]["model"]["mean_epe_mm"] == 24.5 and "realdev" not in rec  # each folder under its own key
 
 
 def test_main_writes_json_and_png_and_names_bad_folders(tmp_path, capsys, monkeypatch):
