@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from handvae.config import ConfigError, config_from_dict, load_config, save_config
+from handvae.config import ConfigError, config_from_dict, load_config, save_config, to_dict
 from handvae.models.released import package_released_dir, read_release
 from handvae.schema import Config
 
@@ -39,6 +39,24 @@ def test_cpu_presets_end_their_schedule():
         t = load_config(Config, path).trainer
         assert (t.schedule, t.warmup_steps) == ("cosine", 300), path
     assert load_config(Config, CONFIG_ROOT / "s4.yaml").trainer.schedule == "plateau"
+
+
+def test_gpu_presets_are_the_cpu_presets_at_a_larger_batch():
+    """configs/gpu/X.yaml trains the model and data of configs/cpu/X.yaml (so caches and weights carry over)
+    at batch 512 with twice the lr; only the trainer's batch, lr, validation interval, device and out_dir differ."""
+    def flat(cfg) -> dict:
+        d = to_dict(cfg)
+        return {f"{k}.{kk}": vv for k, v in d.items() if isinstance(v, dict) for kk, vv in v.items()}
+
+    gpu_files = sorted((CONFIG_ROOT / "gpu").glob("[!_]*.yaml"))
+    assert gpu_files
+    for path in gpu_files:
+        gpu = load_config(Config, path)
+        cpu = load_config(Config, CONFIG_ROOT / "cpu" / path.name)
+        changed = {k for k, v in flat(gpu).items() if flat(cpu)[k] != v}
+        assert changed == {"trainer.batch_size", "trainer.lr", "trainer.val_every", "trainer.device"}, path
+        assert (gpu.trainer.batch_size, gpu.trainer.lr) == (16 * cpu.trainer.batch_size, 2 * cpu.trainer.lr)
+        assert (gpu.trainer.schedule, gpu.trainer.warmup_steps, gpu.trainer.amp) == ("cosine", 300, "auto")
 
 
 def test_time_budget_runs_have_no_last_step_so_keep_the_plateau_rule(tmp_path):

@@ -4,20 +4,20 @@
 #   1. handvae synth of the Table 1 world (seed 0: 10,000 train + 500 test, so the test split is Table 1's)
 #      and of EXTRA more training scenes (seed 1), the two at once; prepare both (128 px crops, left hands
 #      mirrored); join the training splits (handvae prepare cache);
-#   2. handvae train CONFIG at batch BATCH and learning rate LR with a cosine schedule whose last step is
-#      set from the time left (RATE samples/s, measured by benchmarks/gpu_batch_scaling.sh) so that the
-#      decay ends by END_S seconds after the start; trainer.max_minutes is the safety net;
+#   2. handvae train CONFIG (the GPU preset: batch 512, lr 0.002, a cosine decay to 0 at the last step) with
+#      its last step set from the time left (RATE samples/s, measured by benchmarks/gpu_batch_scaling.sh)
+#      so that the decay ends by END_S seconds after the start; trainer.max_minutes is the safety net;
 #   3. copies config.yaml, log.jsonl, env.json and checkpoints/best.safetensors to $OUT/run.
 #
-#   OUT=... bash tools/gpu_train.sh                      # defaults below: S1, batch 512, lr 0.002, 540 s
-#   DEV=cpu EXTRA=32 N0=64 TEST=16 BATCH=8 RATE=300 END_S=150 WORKERS=2 HOLDOUT=100 bash tools/gpu_train.sh   # a dry run here
+#   OUT=... bash tools/gpu_train.sh                      # defaults below: configs/gpu/s1.yaml, 540 s
+#   DEV=cpu EXTRA=32 N0=600 TEST=16 BATCH=8 SET=trainer.lr=0.001 RATE=300 END_S=150 WORKERS=2 HOLDOUT=100 bash tools/gpu_train.sh   # a dry run here
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu_train}
 DEV=${DEV:-cuda}
-CONFIG=${CONFIG:-configs/cpu/s1.yaml}
-BATCH=${BATCH:-512}
-LR=${LR:-0.002}
+CONFIG=${CONFIG:-configs/gpu/s1.yaml}
+BATCH=${BATCH:-512}  # the preset's; another batch needs its own lr (an override in SET)
+SET=${SET:-}         # more config overrides, space-separated
 RATE=${RATE:-18000}
 END_S=${END_S:-540}
 N0=${N0:-10000}
@@ -48,11 +48,11 @@ hv prepare cache "$W/c1/train" "$W/c0/train" --out "$W/cache" --split train > /d
 hv prepare cache "$W/c0/test" --out "$W/cache" --split test > /dev/null
 left=$(( END_S - ($(date +%s) - t0) - 45 ))  # 45 s: start-up, validations, the final save and the copy
 steps=$(( left * RATE / BATCH ))
-say "train $CONFIG: $left s left, cosine over $steps steps of $BATCH at lr $LR"
+say "train $CONFIG: $left s left, cosine over $steps steps of $BATCH"
+# shellcheck disable=SC2086
 hv train "$CONFIG" data.cache="$W/cache" out_dir="$W/run" trainer.device="$DEV" trainer.batch_size="$BATCH" \
-  trainer.lr="$LR" trainer.amp=bf16 trainer.schedule=cosine trainer.warmup_steps=300 trainer.max_steps="$steps" \
-  trainer.max_minutes="$(echo "$left" | awk '{print $1 / 60}')" trainer.val_every=$(( steps / 8 + 1 )) \
-  data.val_holdout="$HOLDOUT" trainer.log_every=100 seed=0 --no-progress > "$OUT/train.log" 2>&1 || say "train FAILED"
+  trainer.max_steps="$steps" trainer.max_minutes="$(echo "$left" | awk '{print $1 / 60}')" trainer.val_every=$(( steps / 8 + 1 )) \
+  data.val_holdout="$HOLDOUT" trainer.log_every=100 seed=0 $SET --no-progress > "$OUT/train.log" 2>&1 || say "train FAILED"
 cp "$W/run/config.yaml" "$W/run/log.jsonl" "$W/run/env.json" "$OUT/run/" || true
 mkdir -p "$OUT/run/checkpoints" && cp "$W/run/checkpoints/best.safetensors" "$OUT/run/checkpoints/" || true
 say "done"
