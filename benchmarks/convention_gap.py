@@ -10,11 +10,19 @@
    tells how much of a trained model's error the convention explains; it fits nothing (one fixed
    list of ``d``).
 
+3. With ``--synthetic``: the whole skeleton, not just the MCPs. Each of the 20 bones (wrist -> MCP and
+   the three phalanges of each finger) as a share of the hand's total bone length, averaged over a
+   synthetic split's poses (a ``predictions_*.npz`` of ``handvae evaluate`` on a synthetic test split:
+   its ``gt_mm``); the set's poses are redrawn with those shares of their own total length along their
+   own bone directions (a perfect articulation in the synthetic proportions) and scored, all bones at
+   once and one level at a time; with ``--predictions``, the models' predictions are redrawn likewise,
+   with the synthetic shares and, as a bound that uses the set's labels, with the set's own mean shares.
+
 Reads an ``annotations.npz`` with ``xyz_mm (N, 21, 3)`` in RHD order, such as the real development
 set's (evaluation only).
 
     PYTHONPATH=src python benchmarks/convention_gap.py ../shared/realdev/annotations.npz \
-        [--predictions RUN/eval_realdev/predictions_NAME.npz ...]
+        [--predictions RUN/eval_realdev/predictions_NAME.npz ...] [--synthetic RUN/eval_test/predictions_NAME.npz]
 """
 
 from __future__ import annotations
@@ -38,6 +46,42 @@ def shift_mcps(xyz: np.ndarray, d_mm: float) -> np.ndarray:
         _, _, pip, mcp = finger_joints(f)
         u = xyz[:, pip] - xyz[:, mcp]
         out[:, mcp] = xyz[:, mcp] + d_mm * u / np.linalg.norm(u, axis=-1, keepdims=True)
+    return out
+
+
+BONE_LEVELS = ("wrist -> MCP", "MCP -> PIP", "PIP -> DIP", "DIP -> tip")
+
+
+def finger_chains() -> list[list[int]]:
+    """Per finger (thumb first) the joints from the wrist out: ``[0, MCP, PIP, DIP, tip]`` (RHD order)."""
+    return [[0, *reversed(finger_joints(f))] for f in range(5)]
+
+
+def bone_lengths(xyz: np.ndarray) -> np.ndarray:
+    """``xyz (N, 21, 3)`` -> ``(N, 5, 4)`` bone lengths: finger (thumb first) x level (:data:`BONE_LEVELS`)."""
+    chains = np.array(finger_chains())
+    return np.linalg.norm(xyz[:, chains[:, 1:]] - xyz[:, chains[:, :-1]], axis=-1)
+
+
+def proportions(xyz: np.ndarray) -> np.ndarray:
+    """``(5, 4)`` mean share of each bone in its hand's total bone length (the shares sum to 1)."""
+    lengths = bone_lengths(xyz)
+    return (lengths / lengths.sum(axis=(1, 2), keepdims=True)).mean(axis=0)
+
+
+def reproportion(xyz: np.ndarray, shares: np.ndarray, levels: tuple[int, ...] = (0, 1, 2, 3)) -> np.ndarray:
+    """``xyz (N, 21, 3)`` redrawn from the wrist along its own bone directions, the bones of ``levels``
+    given ``shares (5, 4)`` of each hand's total bone length and the others kept as they are."""
+    lengths = bone_lengths(xyz)
+    total = lengths.sum(axis=(1, 2))
+    out = xyz.copy()
+    for f, chain in enumerate(finger_chains()):
+        for level in range(4):
+            a, b = chain[level], chain[level + 1]
+            u = xyz[:, b] - xyz[:, a]
+            u = u / np.linalg.norm(u, axis=-1, keepdims=True)
+            length = shares[f, level] * total if level in levels else lengths[:, f, level]
+            out[:, b] = out[:, a] + u * length[:, None]
     return out
 
 
@@ -78,11 +122,38 @@ def converted_predictions_table(path: Path, annotations: np.ndarray) -> None:
         print(f"| {d:.0f} | {head:.2f} | {pa:.2f} |")
 
 
+def _pa(xyz: np.ndarray, gt: np.ndarray, vis: np.ndarray | None = None) -> float:
+    return evaluate(xyz, gt, vis, protocol=Protocol(scale="procrustes")).mean_epe_mm
+
+
+def proportions_table(gt: np.ndarray, synthetic: Path, predictions: list[Path]) -> None:
+    """PA-EPE of the set's poses and of the given predictions redrawn in the synthetic proportions."""
+    syn = proportions(np.load(synthetic)["gt_mm"].astype(np.float64))
+    own = proportions(gt)
+    print(f"\nbone shares of the hand's total length, the set / the synthetic split ({synthetic}):")
+    print("| finger | " + " | ".join(BONE_LEVELS) + " |\n|---|" + "---:|" * 4)
+    for f, name in enumerate(("thumb", "index", "middle", "ring", "little")):
+        print(f"| {name} | " + " | ".join(f"{own[f, k]:.3f} / {syn[f, k]:.3f}" for k in range(4)) + " |")
+    print("\nthe set's poses redrawn in the synthetic proportions (a perfect articulation in that skeleton):")
+    print("| bones redrawn | PA-EPE (mm) |\n|---|---:|")
+    print(f"| all | {_pa(reproportion(gt, syn), gt):.2f} |")
+    for k, name in enumerate(BONE_LEVELS):
+        print(f"| {name} only | {_pa(reproportion(gt, syn, (k,)), gt):.2f} |")
+    for path in predictions:
+        z = np.load(path)
+        pred, vis = np.asarray(z["pred_mm"], dtype=np.float64), z["vis"].astype(bool)
+        print(f"\n{path}: PA-EPE as predicted {_pa(pred, gt, vis):.2f} mm; redrawn in the synthetic mean proportions "
+              f"{_pa(reproportion(pred, syn), gt, vis):.2f}; in the set's own mean proportions (uses its labels: a "
+              f"bound, not a model's figure) {_pa(reproportion(pred, own), gt, vis):.2f}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("annotations")
     p.add_argument("--predictions", nargs="*", default=[], type=Path,
                    help="predictions_*.npz of `handvae evaluate` on the same set, converted after the fact")
+    p.add_argument("--synthetic", type=Path,
+                   help="predictions_*.npz of `handvae evaluate` on a synthetic test split: its proportions")
     args = p.parse_args()
     gt = np.load(args.annotations)["xyz_mm"].astype(np.float64)
     a, b = SCALE_BONE
@@ -93,6 +164,8 @@ def main() -> None:
     perfect_model_table(gt)
     for path in args.predictions:
         converted_predictions_table(path, gt)
+    if args.synthetic:
+        proportions_table(gt, args.synthetic, args.predictions)
 
 
 if __name__ == "__main__":
