@@ -14,9 +14,9 @@
    the three phalanges of each finger) as a share of the hand's total bone length, averaged over a
    synthetic split's poses (a ``predictions_*.npz`` of ``handvae evaluate`` on a synthetic test split:
    its ``gt_mm``); the set's poses are redrawn with those shares of their own total length along their
-   own bone directions (a perfect articulation in the synthetic proportions) and scored, all bones at
-   once and one level at a time; with ``--predictions``, the models' predictions are redrawn likewise,
-   with the synthetic shares and, as a bound that uses the set's labels, with the set's own mean shares.
+   own bone directions (a perfect articulation in the synthetic mean proportions) and scored, all bones
+   at once and one level at a time; with ``--predictions``, the models' predictions are redrawn likewise,
+   with the synthetic shares and, as a reference that uses the set's labels, with the set's own mean shares.
 
 Reads an ``annotations.npz`` with ``xyz_mm (N, 21, 3)`` in RHD order, such as the real development
 set's (evaluation only).
@@ -144,7 +144,7 @@ def proportions_table(gt: np.ndarray, synthetic: Path, predictions: list[Path]) 
         pred, vis = np.asarray(z["pred_mm"], dtype=np.float64), z["vis"].astype(bool)
         print(f"\n{path}: PA-EPE as predicted {_pa(pred, gt, vis):.2f} mm; redrawn in the synthetic mean proportions "
               f"{_pa(reproportion(pred, syn), gt, vis):.2f}; in the set's own mean proportions (uses its labels: a "
-              f"bound, not a model's figure) {_pa(reproportion(pred, own), gt, vis):.2f}")
+              f"reference, not a model's figure) {_pa(reproportion(pred, own), gt, vis):.2f}")
 
 
 def main() -> None:

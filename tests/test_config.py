@@ -45,8 +45,10 @@ def test_gpu_presets_are_the_cpu_presets_at_a_larger_batch():
     """configs/gpu/X.yaml trains the model and data of configs/cpu/X.yaml (so caches and weights carry over)
     at batch 512 with twice the lr; only the trainer's batch, lr, validation interval, device and out_dir differ."""
     def flat(cfg) -> dict:
-        d = to_dict(cfg)
-        return {f"{k}.{kk}": vv for k, v in d.items() if isinstance(v, dict) for kk, vv in v.items()}
+        out = {}
+        for k, v in to_dict(cfg).items():
+            out.update({f"{k}.{kk}": vv for kk, vv in v.items()} if isinstance(v, dict) else {k: v})
+        return out
 
     gpu_files = sorted((CONFIG_ROOT / "gpu").glob("[!_]*.yaml"))
     assert gpu_files
@@ -54,7 +56,7 @@ def test_gpu_presets_are_the_cpu_presets_at_a_larger_batch():
         gpu = load_config(Config, path)
         cpu = load_config(Config, CONFIG_ROOT / "cpu" / path.name)
         changed = {k for k, v in flat(gpu).items() if flat(cpu)[k] != v}
-        assert changed == {"trainer.batch_size", "trainer.lr", "trainer.val_every", "trainer.device"}, path
+        assert changed == {"out_dir", "trainer.batch_size", "trainer.lr", "trainer.val_every", "trainer.device"}, path
         assert (gpu.trainer.batch_size, gpu.trainer.lr) == (16 * cpu.trainer.batch_size, 2 * cpu.trainer.lr)
         assert (gpu.trainer.schedule, gpu.trainer.warmup_steps, gpu.trainer.amp) == ("cosine", 300, "auto")
 

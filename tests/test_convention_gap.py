@@ -40,6 +40,9 @@ def test_bone_lengths_and_proportions_of_a_hand_built_pose():
     np.testing.assert_allclose(m.bone_lengths(pose)[0], LENGTHS, atol=1e-12)
     twice = np.concatenate([pose, 2 * pose])  # proportions do not depend on the hand's size
     np.testing.assert_allclose(m.proportions(twice), LENGTHS / 210.0, atol=1e-12)
+    other = LENGTHS[::-1, ::-1]  # 20..1 mm: another hand's proportions, the same total
+    pair = np.concatenate([pose, 5 * _fan(other)])  # the mean of each hand's shares, whatever its size
+    np.testing.assert_allclose(m.proportions(pair), (LENGTHS + other) / 420.0, atol=1e-12)
 
 
 def test_reproportion_gives_the_shares_of_each_hands_total_along_its_own_directions():

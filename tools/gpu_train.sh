@@ -4,10 +4,12 @@
 #   1. handvae synth of the Table 1 world (seed 0: 10,000 train + 500 test, so the test split is Table 1's)
 #      and of EXTRA more training scenes (seed 1), the two at once; prepare both (128 px crops, left hands
 #      mirrored); join the training splits (handvae prepare cache);
-#   2. handvae train CONFIG (the GPU preset: batch 512, lr 0.002, a cosine decay to 0 at the last step) with
-#      its last step set from the time left (RATE samples/s, measured by benchmarks/gpu_batch_scaling.sh)
-#      so that the decay ends by END_S seconds after the start; trainer.max_minutes is the safety net;
+#   2. handvae train CONFIG (the GPU preset: batch 512, lr 0.002) with a cosine decay to 0 whose last step
+#      is set from the time left (RATE samples/s: on an H200 the trainer logged 19,000-22,700 at batch 512,
+#      benchmarks/gpu_batch_scaling.sh, and the recorded run 26,000; 18,000 errs on the short side) so that
+#      the decay ends by END_S seconds after the start; trainer.max_minutes is the safety net;
 #   3. copies config.yaml, log.jsonl, env.json and checkpoints/best.safetensors to $OUT/run.
+# Exits 1 when too little time is left to train (rendering took it) or the training fails.
 #
 #   OUT=... bash tools/gpu_train.sh                      # defaults below: configs/gpu/s1.yaml, 540 s
 #   DEV=cpu EXTRA=32 N0=600 TEST=16 BATCH=8 SET=trainer.lr=0.001 RATE=300 END_S=150 WORKERS=2 HOLDOUT=100 bash tools/gpu_train.sh   # a dry run here
@@ -16,7 +18,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu_train}
 DEV=${DEV:-cuda}
 CONFIG=${CONFIG:-configs/gpu/s1.yaml}
-BATCH=${BATCH:-512}  # the preset's; another batch needs its own lr (an override in SET)
+BATCH=${BATCH:-512}  # the GPU preset's; another batch needs its own lr (an override in SET)
 SET=${SET:-}         # more config overrides, space-separated
 RATE=${RATE:-18000}
 END_S=${END_S:-540}
@@ -35,24 +37,29 @@ say() { echo "[$(( $(date +%s) - t0 )) s] $*" | tee -a "$OUT/steps.txt"; }
 hv() { "$PY" -m handvae "$@"; }
 
 say "render: seed 0 ($N0 + $TEST) and seed 1 ($EXTRA), $WORKERS workers"
-hv synth --format rhd --out "$W/w0" --train "$N0" --test "$TEST" --seed 0 --workers $((WORKERS / 2)) --size 320 --quiet &
+half=$(( WORKERS > 1 ? WORKERS / 2 : 1 ))
+hv synth --format rhd --out "$W/w0" --train "$N0" --test "$TEST" --seed 0 --workers "$half" --size 320 --quiet &
 p0=$!
-hv synth --format rhd --out "$W/w1" --train "$EXTRA" --test 0 --seed 1 --workers $((WORKERS / 2)) --size 320 --quiet
+hv synth --format rhd --out "$W/w1" --train "$EXTRA" --test 0 --seed 1 --workers "$half" --size 320 --quiet
 wait $p0
 say "prepare"
 prep=(--size 128 --points 1024 --workers "$WORKERS" --no-progress)
 hv prepare rhd "$W/w0" --out "$W/c0" --split train --seed 0 "${prep[@]}" > /dev/null
 hv prepare rhd "$W/w0" --out "$W/c0" --split test --seed 0 "${prep[@]}" > /dev/null
-hv prepare rhd "$W/w1" --out "$W/c1" --split train --seed 1 "${prep[@]}" > /dev/null
+# a scene may hide its hand entirely (an occluder in front): skipped in the extra scenes, which hold no holdout
+hv prepare rhd "$W/w1" --out "$W/c1" --split train --seed 1 --skip-bad "${prep[@]}" > /dev/null
 hv prepare cache "$W/c1/train" "$W/c0/train" --out "$W/cache" --split train > /dev/null
 hv prepare cache "$W/c0/test" --out "$W/cache" --split test > /dev/null
 left=$(( END_S - ($(date +%s) - t0) - 45 ))  # 45 s: start-up, validations, the final save and the copy
 steps=$(( left * RATE / BATCH ))
+(( left >= 30 && steps >= 100 )) || { say "only $left s left to train ($steps steps): not started"; exit 1; }
 say "train $CONFIG: $left s left, cosine over $steps steps of $BATCH"
+rc=0
 # shellcheck disable=SC2086
 hv train "$CONFIG" data.cache="$W/cache" out_dir="$W/run" trainer.device="$DEV" trainer.batch_size="$BATCH" \
-  trainer.max_steps="$steps" trainer.max_minutes="$(echo "$left" | awk '{print $1 / 60}')" trainer.val_every=$(( steps / 8 + 1 )) \
-  data.val_holdout="$HOLDOUT" trainer.log_every=100 seed=0 $SET --no-progress > "$OUT/train.log" 2>&1 || say "train FAILED"
+  trainer.schedule=cosine trainer.max_steps="$steps" trainer.max_minutes="$(echo "$left" | awk '{print $1 / 60}')" trainer.val_every=$(( steps / 8 + 1 )) \
+  data.val_holdout="$HOLDOUT" trainer.log_every=100 seed=0 $SET --no-progress > "$OUT/train.log" 2>&1 || { rc=$?; say "train FAILED (exit $rc)"; }
 cp "$W/run/config.yaml" "$W/run/log.jsonl" "$W/run/env.json" "$OUT/run/" || true
 mkdir -p "$OUT/run/checkpoints" && cp "$W/run/checkpoints/best.safetensors" "$OUT/run/checkpoints/" || true
 say "done"
+exit "$rc"
