@@ -11,6 +11,7 @@ from handvae.data import augment as aug
 from handvae.data.batches import BatchLoader, assemble
 from handvae.data.cache import open_split
 from handvae.data.prepare import PrepareConfig, prepare
+from handvae.errors import UserError
 
 S = 64
 
@@ -174,7 +175,7 @@ def _loader(split, **kw):
 
 
 def test_batches_follow_the_convention(split):
-    loader = _loader(split, labelled_fraction=0.4)
+    loader = _loader(split, labelled_fraction=0.4, weak_batches="mixed")
     assert len(loader) == 2  # 5 samples, batch 2, drop_last for training
     batches = list(loader)
     assert loader.epoch == 1 and loader.position == 0
@@ -223,6 +224,33 @@ def test_reproducible_resume_and_streaming(split):
     assert not streamed.resident and all(_same(x, y) for x, y in zip(first, list(streamed)))
 
 
+def test_paired_weak_batches_give_every_step_a_labelled_batch_and_an_unlabelled_one(split):
+    loader = _loader(split, labelled_fraction=0.4, batch_size=1)  # 2 labelled samples (0, 1), 3 unlabelled
+    assert loader.paired and len(loader) == 2  # an epoch is one pass over the labelled part
+    supervised = _loader(split, max_samples=2, batch_size=1)  # the supervised run on the labelled part alone
+    for epoch in range(3):
+        batches = list(loader)
+        idx = torch.stack([x["index"] for x in batches])  # (steps, 2): labelled, then unlabelled
+        assert idx[:, 0].tolist() == supervised.indices(epoch).tolist()  # the same order as that run's
+        assert set(idx[:, 1].tolist()) <= {2, 3, 4} and len(set(idx[:, 1].tolist())) == 2  # no repeat within
+        assert all(x["present"]["P"].tolist() == [True, False] for x in batches)
+        assert all(x["R"].shape[0] == 2 for x in batches)
+    short = _loader(split, labelled_fraction=0.8, batch_size=2)  # 4 labelled, 1 unlabelled: it repeats
+    assert [x["index"][2:].tolist() for x in short] == [[4, 4], [4, 4]]
+    # exact resume in the middle of an epoch
+    first = list(_loader(split, labelled_fraction=0.4, batch_size=1))
+    it = iter(resumed := _loader(split, labelled_fraction=0.4, batch_size=1))
+    next(it)
+    fresh = _loader(split, labelled_fraction=0.4, batch_size=1)
+    fresh.load_state_dict(resumed.state_dict())
+    assert _same(next(iter(fresh)), first[1])
+    with pytest.raises(UserError, match="1 labelled samples, fewer than a batch of 2"):
+        _loader(split, labelled_fraction=0.2, batch_size=2)
+    with pytest.raises(UserError, match="weak_batches must be paired or mixed"):
+        _loader(split, labelled_fraction=0.4, weak_batches="half")
+    assert not _loader(split, labelled_fraction=1.0).paired  # nothing unlabelled: one batch as before
+
+
 def test_rank_sharding_like_distributed_sampler(split):
     ranks = [_loader(split, world_size=2, rank=r, batch_size=1) for r in range(2)]
     idx = [ld.indices() for ld in ranks]
@@ -240,11 +268,15 @@ def test_build_loader_from_data_config(split):
     from handvae.errors import UserError
     from handvae.schema import DataConfig
 
-    cfg = DataConfig(cache=str(split.parent), crop_size=32, n_points=16, labelled_fraction=0.2, val_split="test")
+    cfg = DataConfig(cache=str(split.parent), crop_size=32, n_points=16, labelled_fraction=0.2, val_split="test",
+                     weak_batches="mixed")
     loader = build_loader(cfg, "train", batch_size=2, modalities="RCP")
     b = next(iter(loader))
     assert set(b) == {"R", "C", "P", "present", "scale_mm", "centroid_mm", "R_vc", "index"}
-    assert loader.n_labelled == 1 and loader.augment is not None
+    assert loader.n_labelled == 1 and loader.augment is not None and not loader.paired
+    paired = build_loader(DataConfig(cache=str(split.parent), crop_size=32, n_points=16, labelled_fraction=0.4,
+                                     val_split="test"), "train", batch_size=2, modalities="RCP")
+    assert paired.paired and next(iter(paired))["present"]["P"].tolist() == [True, True, False, False]
     with pytest.raises(UserError, match="crop size 32"):
         build_loader(DataConfig(cache=str(split.parent), n_points=16, val_split="test"), "train", batch_size=2)
 

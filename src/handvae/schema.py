@@ -20,6 +20,7 @@ EmdMethod = Literal["auto", "exact", "sinkhorn"]
 L2Form = Literal["norm", "squared"]
 Amp = Literal["auto", "bf16", "fp16", "off"]
 OnDevice = Literal["auto", "always", "never"]
+WeakBatches = Literal["paired", "mixed"]
 Schedule = Literal["plateau", "cosine"]
 Root = Literal["mcp", "palm", "wrist"]
 Scale = Literal["gt_bone", "none", "procrustes"]
@@ -47,6 +48,10 @@ class DataConfig:
     aug_hue: float = 0.1
     aug_color: float = 0.0  # photometric jitter (brightness, contrast, saturation, grayscale); 0: off (paper)
     labelled_fraction: float = 1.0  # weak supervision: first m of the training set keep P
+    # with labelled_fraction < 1: "paired" (the paper, suppl. E) gives every step a batch of labelled samples,
+    # as the supervised run on them would have, plus a batch as large of unlabelled ones; "mixed" draws
+    # one batch from the whole split, so a step holds about m of a batch labelled
+    weak_batches: WeakBatches = "paired"
     max_samples: int = 0  # 0 = all; otherwise the first N of the training split (after the holdout)
     on_device: OnDevice = "auto"  # hold the split in device memory
 

@@ -11,7 +11,11 @@ Order and randomness: the epoch's order follows DistributedSampler (a permutatio
 ``seed + epoch``, padded to a multiple of ``world_size``, rank r takes every world_size-th entry
 from r); the augmentation generator is re-seeded from (seed, epoch, step, rank) at every step, so
 (epoch, position) fully determine what comes next and ``load_state_dict`` resumes exactly.
-Weak supervision: samples with index < round(labelled_fraction * N) keep P (present['P']).
+Weak supervision: samples with index < round(labelled_fraction * N) keep P (present['P']). With
+``weak_batches="paired"`` (the paper's protocol, suppl. E) a training step holds ``batch_size`` labelled
+samples, in the order the supervised run on them alone would see them (an epoch is one pass over the
+labelled part), followed by ``batch_size`` unlabelled ones (a permutation of the unlabelled part per
+epoch, repeated where it is shorter); ``"mixed"`` draws each batch from the whole split.
 A loader may cover a range of the split (``start``, ``max_samples``): the trainer validates on the
 tail of the training split (:func:`sample_range`) and trains on the rest; indices stay the split's.
 """
@@ -56,6 +60,7 @@ class BatchLoader:
         heatmap_sigma: float = 2.0,
         augment: aug.AugmentConfig | None = None,
         labelled_fraction: float = 1.0,
+        weak_batches: str = "paired",
         max_samples: int = 0,
         start: int = 0,
         on_device: str = "auto",
@@ -90,6 +95,13 @@ class BatchLoader:
         if "C" in modalities and self.arrays["cloud"].shape[1] < n_points:
             raise UserError(f"{self.split_dir}: {self.arrays['cloud'].shape[1]} points stored, {n_points} asked")
         self.n_labelled = round(labelled_fraction * self.n)
+        if weak_batches not in ("paired", "mixed"):
+            raise UserError(f"weak_batches must be paired or mixed, got {weak_batches!r}")
+        self.paired = train and weak_batches == "paired" and 0 < self.n_labelled < self.n
+        if self.paired and self.n_labelled < batch_size * world_size:
+            raise UserError(f"{self.split_dir}: labelled_fraction={labelled_fraction} leaves {self.n_labelled} "
+                            f"labelled samples, fewer than a batch of {batch_size} per rank (x{world_size})")
+        self.step_size = 2 * batch_size if self.paired else batch_size  # samples a step takes from the order
         self.resident = self._decide_resident(on_device)
         self.data: dict[str, torch.Tensor] = {}
         if self.resident:
@@ -114,21 +126,36 @@ class BatchLoader:
 
     # --- order ------------------------------------------------------------------------------------
     def indices(self, epoch: int | None = None) -> torch.Tensor:
-        """This rank's sample order for ``epoch`` (DistributedSampler semantics), (M,) long split indices."""
+        """This rank's sample order for ``epoch`` (DistributedSampler semantics), (M,) long split indices;
+        each step takes the next :attr:`step_size` of them (paired: ``batch_size`` labelled, then as many
+        unlabelled)."""
         epoch = self.epoch if epoch is None else epoch
-        if self.train:
-            g = torch.Generator()
-            g.manual_seed(self.seed + epoch)
-            order = torch.randperm(self.n, generator=g)
+        if not self.paired:
+            return self.start + self._rank_order(self.n, self.seed + epoch if self.train else None)
+        labelled = self._rank_order(self.n_labelled, self.seed + epoch)
+        steps = len(self)
+        labelled = labelled[: steps * self.batch_size].view(steps, self.batch_size)
+        unlabelled = self.n_labelled + self._rank_order(self.n - self.n_labelled, _step_seed(self.seed, epoch, 1))
+        unlabelled = unlabelled.repeat(math.ceil(steps * self.batch_size / len(unlabelled)))
+        unlabelled = unlabelled[: steps * self.batch_size].view(steps, self.batch_size)
+        return self.start + torch.cat([labelled, unlabelled], dim=1).reshape(-1)
+
+    def _rank_order(self, n: int, seed: int | None) -> torch.Tensor:
+        """A permutation of ``range(n)`` seeded by ``seed`` (``None``: in order), padded by repetition to a
+        multiple of ``world_size``, this rank's share."""
+        if seed is None:
+            order = torch.arange(n)
         else:
-            order = torch.arange(self.n)
-        total = math.ceil(self.n / self.world_size) * self.world_size
-        if total > self.n:
-            order = torch.cat([order] * math.ceil(total / self.n))[:total]
-        return self.start + order[self.rank : total : self.world_size]
+            g = torch.Generator()
+            g.manual_seed(seed)
+            order = torch.randperm(n, generator=g)
+        total = math.ceil(n / self.world_size) * self.world_size
+        if total > n:
+            order = torch.cat([order] * math.ceil(total / n))[:total]
+        return order[self.rank : total : self.world_size]
 
     def __len__(self) -> int:
-        m = math.ceil(self.n / self.world_size)
+        m = math.ceil((self.n_labelled if self.paired else self.n) / self.world_size)
         return m // self.batch_size if self.drop_last else math.ceil(m / self.batch_size)
 
     def set_epoch(self, epoch: int) -> None:
@@ -168,19 +195,18 @@ class BatchLoader:
     def __iter__(self):
         order = self.indices()
         steps = len(self)
-        starts = [i * self.batch_size for i in range(self.position, steps)]
+        size = self.step_size
+        starts = [i * size for i in range(self.position, steps)]
         pool = ThreadPoolExecutor(1) if not self.resident else None
         try:
-            pending = (
-                pool.submit(self._gather, order[starts[0] : starts[0] + self.batch_size]) if pool and starts else None
-            )
+            pending = pool.submit(self._gather, order[starts[0] : starts[0] + size]) if pool and starts else None
             for j, start in enumerate(starts):
-                idx = order[start : start + self.batch_size]
+                idx = order[start : start + size]
                 if pool is not None:
                     raw = pending.result()
                     if j + 1 < len(starts):
                         nxt = starts[j + 1]
-                        pending = pool.submit(self._gather, order[nxt : nxt + self.batch_size])
+                        pending = pool.submit(self._gather, order[nxt : nxt + size])
                 else:
                     raw = self._gather(idx)
                 step = self.position
@@ -331,6 +357,7 @@ def build_loader(
         if (cfg.augment and train)
         else None,
         labelled_fraction=cfg.labelled_fraction if train else 1.0,
+        weak_batches=cfg.weak_batches,
         max_samples=count,
         start=start,
         on_device=cfg.on_device,
