@@ -234,6 +234,7 @@ def test_paired_weak_batches_give_every_step_a_labelled_batch_and_an_unlabelled_
         assert idx[:, 0].tolist() == supervised.indices(epoch).tolist()  # the same order as that run's
         assert set(idx[:, 1].tolist()) <= {2, 3, 4} and len(set(idx[:, 1].tolist())) == 2  # no repeat within
         assert all(x["present"]["P"].tolist() == [True, False] for x in batches)
+        assert all(x["present"]["H"].tolist() == [True, False] for x in batches)  # heatmaps are pose labels too
         assert all(x["R"].shape[0] == 2 for x in batches)
     short = _loader(split, labelled_fraction=0.8, batch_size=2)  # 4 labelled, 1 unlabelled: it repeats
     assert [x["index"][2:].tolist() for x in short] == [[4, 4], [4, 4]]
@@ -249,6 +250,39 @@ def test_paired_weak_batches_give_every_step_a_labelled_batch_and_an_unlabelled_
     with pytest.raises(UserError, match="weak_batches must be paired or mixed"):
         _loader(split, labelled_fraction=0.4, weak_batches="half")
     assert not _loader(split, labelled_fraction=1.0).paired  # nothing unlabelled: one batch as before
+    with pytest.raises(UserError, match="needs drop_last"):
+        _loader(split, labelled_fraction=0.4, batch_size=1, drop_last=False)
+
+
+def test_paired_batches_across_ranks_and_epochs(split):
+    ranks = [_loader(split, labelled_fraction=0.4, batch_size=1, world_size=2, rank=r) for r in range(2)]
+    alone = [_loader(split, max_samples=2, batch_size=1, world_size=2, rank=r) for r in range(2)]
+    unlabelled_orders = set()
+    for epoch in range(4):
+        cols = [ld.indices(epoch).view(-1, 2) for ld in ranks]  # one step per rank: 1 labelled, 1 unlabelled
+        for r in range(2):
+            assert cols[r][:, 0].tolist() == alone[r].indices(epoch).tolist()  # each rank as the supervised run's
+        assert sorted(cols[0][:, 0].tolist() + cols[1][:, 0].tolist()) == [0, 1]  # the ranks share the labelled
+        assert all(2 <= i <= 4 for c in cols for i in c[:, 1].tolist())
+        unlabelled_orders.add(tuple(c[0, 1].item() for c in cols))
+    assert len(unlabelled_orders) > 1  # the unlabelled part is drawn anew each epoch
+
+
+def test_a_held_out_tail_keeps_its_labels(split):
+    tail = _loader(split, start=3, train=False, augment=None, batch_size=2)  # samples 3 and 4, all labelled
+    b = next(iter(tail))
+    assert b["index"].tolist() == [3, 4] and b["present"]["P"].all() and b["present"]["H"].all()
+
+
+def test_check_weak_batches_names_a_run_that_drew_other_batches():
+    from handvae.data.batches import check_weak_batches
+    from handvae.schema import Config, DataConfig
+
+    weak = Config(data=DataConfig(labelled_fraction=0.4))  # paired by default
+    check_weak_batches({"data": {"labelled_fraction": 0.4, "weak_batches": "paired"}}, weak, "run")
+    check_weak_batches({"data": {"labelled_fraction": 1.0}}, Config(), "run")  # all labelled: nothing to check
+    with pytest.raises(UserError, match=r"run: trained with data\.weak_batches=mixed, now paired"):
+        check_weak_batches({"data": {"labelled_fraction": 0.4}}, weak, "run")  # saved before the option existed
 
 
 def test_rank_sharding_like_distributed_sampler(split):

@@ -11,7 +11,8 @@ Order and randomness: the epoch's order follows DistributedSampler (a permutatio
 ``seed + epoch``, padded to a multiple of ``world_size``, rank r takes every world_size-th entry
 from r); the augmentation generator is re-seeded from (seed, epoch, step, rank) at every step, so
 (epoch, position) fully determine what comes next and ``load_state_dict`` resumes exactly.
-Weak supervision: samples with index < round(labelled_fraction * N) keep P (present['P']). With
+Weak supervision: the first round(labelled_fraction * N) samples of the range keep P and H (the
+heatmaps are drawn from the 2D keypoints, a pose label; present['P'], present['H']). With
 ``weak_batches="paired"`` (the paper's protocol, suppl. E) a training step holds ``batch_size`` labelled
 samples, in the order the supervised run on them alone would see them (an epoch is one pass over the
 labelled part), followed by ``batch_size`` unlabelled ones (a permutation of the unlabelled part per
@@ -98,6 +99,8 @@ class BatchLoader:
         if weak_batches not in ("paired", "mixed"):
             raise UserError(f"weak_batches must be paired or mixed, got {weak_batches!r}")
         self.paired = train and weak_batches == "paired" and 0 < self.n_labelled < self.n
+        if self.paired and not self.drop_last:
+            raise UserError("weak_batches=paired needs drop_last: every step holds a full batch of each part")
         if self.paired and self.n_labelled < batch_size * world_size:
             raise UserError(f"{self.split_dir}: labelled_fraction={labelled_fraction} leaves {self.n_labelled} "
                             f"labelled samples, fewer than a batch of {batch_size} per rank (x{world_size})")
@@ -135,7 +138,9 @@ class BatchLoader:
         labelled = self._rank_order(self.n_labelled, self.seed + epoch)
         steps = len(self)
         labelled = labelled[: steps * self.batch_size].view(steps, self.batch_size)
-        unlabelled = self.n_labelled + self._rank_order(self.n - self.n_labelled, _step_seed(self.seed, epoch, 1))
+        # a key of its own: (seed, epoch, 0, 0, 1) is no step's augmentation key (seed, epoch, step, rank)
+        unlabelled_seed = _step_seed(self.seed, epoch, 0, 0, 1)
+        unlabelled = self.n_labelled + self._rank_order(self.n - self.n_labelled, unlabelled_seed)
         unlabelled = unlabelled.repeat(math.ceil(steps * self.batch_size / len(unlabelled)))
         unlabelled = unlabelled[: steps * self.batch_size].view(steps, self.batch_size)
         return self.start + torch.cat([labelled, unlabelled], dim=1).reshape(-1)
@@ -231,7 +236,7 @@ class BatchLoader:
             self.heatmap_sigma,
             self.augment,
             self.generator if self.train else None,
-            self.n_labelled,
+            self.start + self.n_labelled,  # assemble compares the split's own indices
         )
 
 
@@ -248,7 +253,8 @@ def assemble(
     n_labelled: int | None = None,
     params: dict | None = None,
 ) -> dict:
-    """Assemble one batch on ``index.device``; ``params`` (augmentation) are drawn unless given."""
+    """Assemble one batch on ``index.device``; ``params`` (augmentation) are drawn unless given; samples whose
+    split index is ``n_labelled`` or more lack P and H (weak supervision; None: all keep them)."""
     dev = index.device
     b = index.shape[0]
     do_aug = params is not None or augment is not None
@@ -281,18 +287,31 @@ def assemble(
         cloud = torch.gather(cloud, 1, pick[..., None].expand(-1, -1, 3))
         batch["C"] = cloud @ R_z.transpose(1, 2)
         batch["present"]["C"] = raw["has_cloud"].bool()
+    labelled = index < n_labelled if n_labelled is not None else ones  # weak supervision: P and H
     if "H" in modalities:
         uv = aug.transform_points_2d(raw["uv"].float(), params, size)
         batch["H"] = aug.heatmaps(uv, size, heatmap_size, heatmap_sigma)
-        batch["present"]["H"] = ones
+        batch["present"]["H"] = labelled
     if "P" in modalities:
         batch["P"] = raw["pose"].float() @ R_z.transpose(1, 2)
-        batch["present"]["P"] = index < n_labelled if n_labelled is not None else ones
+        batch["present"]["P"] = labelled
     batch["scale_mm"] = raw["scale_mm"].float()
     batch["centroid_mm"] = raw["centroid_mm"].float()
     batch["R_vc"] = R_z @ raw["R_vc"].float()
     batch["index"] = index.long()
     return batch
+
+
+def check_weak_batches(saved: dict, cfg, where: str) -> None:
+    """UserError when a run whose saved config (a dict) is ``saved`` drew its weak-supervision batches otherwise
+    than ``cfg`` (a :class:`handvae.schema.Config`) would; runs from before ``data.weak_batches`` drew them mixed."""
+    data = saved.get("data") or {}
+    if float(data.get("labelled_fraction", 1.0)) >= 1.0 and cfg.data.labelled_fraction >= 1.0:
+        return  # every sample labelled: both draws are the same
+    old = data.get("weak_batches", "mixed")
+    if old != cfg.data.weak_batches:
+        raise UserError(f"{where}: trained with data.weak_batches={old}, now {cfg.data.weak_batches}: the two draw "
+                        f"different batches; set data.weak_batches={old} to continue it, or move the run aside")
 
 
 HOLDOUT = "holdout"

@@ -25,7 +25,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from handvae.config import load_config
+from handvae.data.batches import check_weak_batches, sample_range
+from handvae.data.cache import read_manifest
 from handvae.experiments.pipeline import build_world, prepare_cache
 from handvae.files import atomic_write_text
 from handvae.schema import Config
@@ -124,7 +128,9 @@ def train_and_evaluate(name: str, cfg_file: Path, overrides: list[str], run_dir:
 
     done = run_dir / "eval" / "metrics.json"
     cfg = load_config(Config, cfg_file, [f"data.cache={cache}", f"out_dir={run_dir}", *overrides])
-    if not done.is_file():
+    if done.is_file():  # a finished run is reused only if it drew its batches as this config would
+        check_weak_batches(yaml.safe_load((run_dir / "config.yaml").read_text()) or {}, cfg, str(run_dir))
+    else:
         # an interrupted run resumes from its last checkpoint (exact resume); its training time is the
         # trainer's, summed over resumes, without validation or pauses (kill -TSTP / -CONT)
         trainer = Trainer(cfg, resume=(run_dir / "checkpoints" / "last.safetensors").is_file())
@@ -174,8 +180,12 @@ def _run_commit(run_dir: Path) -> str | None:
 
 def _weak_runs(settings: ReproduceSettings, cfg_dir: Path, cache: Path, results: dict, t0: float) -> None:
     """The weak-supervision pairs (semi-supervised RC2CHP and its labelled part alone), into ``results``."""
-    n_train = settings.train
     weak_common = run_overrides(settings, settings.seed, settings.weak_steps)
+    # the samples training may use (the split less its held-out tail): the semi-supervised loader labels
+    # the first round(m * kept) of them, and the labelled part alone is exactly those
+    data = load_config(Config, cfg_dir / "weak.yaml", [f"data.cache={cache}", *weak_common]).data
+    folder, _, kept = sample_range(data, data.train_split, train=True)
+    kept = kept or int(read_manifest(cache / folder)["count"])  # 0: the whole split
     for m in settings.weak if not settings.only or "weak" in settings.only else ():
         tag = f"m{round(100 * m):03d}"
         _log(t0, f"weak supervision m = {m:.0%}: semi-supervised RC2CHP")
@@ -193,7 +203,7 @@ def _weak_runs(settings: ReproduceSettings, cfg_dir: Path, cache: Path, results:
             alone = train_and_evaluate(
                 f"alone {tag}",
                 cfg_dir / "s4.yaml",
-                [*weak_common, f"data.max_samples={max(1, round(m * n_train))}"],
+                [*weak_common, f"data.max_samples={max(1, round(m * kept))}"],
                 settings.out / "weak" / f"alone_{tag}",
                 cache,
             )

@@ -25,7 +25,7 @@ import torch
 
 from handvae import checkpoint as ck
 from handvae.config import to_dict
-from handvae.data.batches import build_loader
+from handvae.data.batches import build_loader, check_weak_batches
 from handvae.errors import UserError
 from handvae.eval.scoring import evaluate_split
 from handvae.files import atomic_write_text
@@ -189,6 +189,7 @@ class Trainer:
             raise UserError(f"--resume: no checkpoint at {path}")
         meta = ck.load_checkpoint(path, self.model, self.optimizer, restore_rng=True)
         st = meta["state"]
+        check_weak_batches(st.get("config") or {}, self.cfg, str(path))
         self.step = int(st["step"])
         self.plateau.load_state_dict(st["plateau"])
         self.guard.load_state_dict(st["guard"])
