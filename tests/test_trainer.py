@@ -352,3 +352,11 @@ def test_resumed_adam_moments_keep_their_values_and_their_weights_layout(tiny_ca
             assert torch.equal(v.cpu(), saved[name][k]), (name, k)
         nhwc += p.dim() == 4 and p.shape[1] > 1 and p.shape[2:] != (1, 1) and not p.is_contiguous()
     assert nhwc > 0  # the case that matters was present: NHWC weights
+
+
+def test_too_few_samples_for_one_batch_is_a_clear_error_not_an_endless_loop(tiny_cache, tmp_path):
+    from handvae.errors import UserError
+
+    cfg = _cfg(tiny_cache, tmp_path / "r", "S1", **{"data.max_samples": 10, "trainer.max_steps": 2})  # batch 16
+    with pytest.raises(UserError, match=r"10 training samples from sample 0 make no full batch of 16"):
+        Trainer(cfg)

@@ -65,6 +65,10 @@ class InfiniteBatches:
     """Endless batches from a :class:`handvae.data.batches.BatchLoader`, epoch after epoch."""
 
     def __init__(self, loader) -> None:
+        if len(loader) == 0:  # every epoch would be empty: next_batch would never return
+            raise UserError(f"{loader.split_dir}: {loader.n} training samples from sample {loader.start} make no "
+                            f"full batch of {loader.batch_size} per rank (x{loader.world_size}); lower "
+                            "trainer.batch_size or use more samples")
         self.loader = loader
         self._it = None
 
