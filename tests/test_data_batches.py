@@ -274,15 +274,20 @@ def test_a_held_out_tail_keeps_its_labels(split):
     assert b["index"].tolist() == [3, 4] and b["present"]["P"].all() and b["present"]["H"].all()
 
 
-def test_check_weak_batches_names_a_run_that_drew_other_batches():
-    from handvae.data.batches import check_weak_batches
+def test_check_same_draw_names_a_run_that_drew_other_samples():
+    from handvae.data.batches import check_same_draw
     from handvae.schema import Config, DataConfig
 
     weak = Config(data=DataConfig(labelled_fraction=0.4))  # paired by default
-    check_weak_batches({"data": {"labelled_fraction": 0.4, "weak_batches": "paired"}}, weak, "run")
-    check_weak_batches({"data": {"labelled_fraction": 1.0}}, Config(), "run")  # all labelled: nothing to check
+    check_same_draw({"data": {"labelled_fraction": 0.4, "weak_batches": "paired"}}, weak, "run")
+    check_same_draw({"data": {"labelled_fraction": 1.0}}, Config(), "run")  # all labelled: weak_batches moot
+    check_same_draw({}, Config(), "run")  # a config saved with every key at its default
     with pytest.raises(UserError, match=r"run: trained with data\.weak_batches=mixed, now paired"):
-        check_weak_batches({"data": {"labelled_fraction": 0.4}}, weak, "run")  # saved before the option existed
+        check_same_draw({"data": {"labelled_fraction": 0.4}}, weak, "run")  # saved before the option existed
+    with pytest.raises(UserError, match=r"data\.max_samples=500, now 475"):
+        check_same_draw({"data": {"max_samples": 500}}, Config(data=DataConfig(max_samples=475)), "alone")
+    with pytest.raises(UserError, match=r"data\.val_split=test, now holdout; data\.labelled_fraction=1\.0, now 0\.4"):
+        check_same_draw({"data": {"val_split": "test", "weak_batches": "paired"}}, weak, "run")
 
 
 def test_rank_sharding_like_distributed_sampler(split):

@@ -48,6 +48,7 @@ def test_a_weak_run_is_neither_reused_nor_resumed_with_other_batches(tiny_cache,
     (run / "eval" / "metrics.json").unlink()
     with pytest.raises(UserError, match=r"last\.safetensors: trained with data\.weak_batches=mixed, now paired"):
         row(5, "paired")  # nor resumed with them
+    assert "weak_batches: mixed" in (run / "config.yaml").read_text()  # refused before the folder is rewritten
     assert row(5, "mixed")["mean_epe_mm"] > 0  # with its own batches it resumes
 
 

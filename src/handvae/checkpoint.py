@@ -128,6 +128,12 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     return tensors, meta
 
 
+def saved_config(path: str | os.PathLike) -> dict:
+    """The config (a dict) the checkpoint at ``path`` was trained with; UserError naming ``path`` when there is
+    no checkpoint there."""
+    return read_checkpoint(path)[1].get("state", {}).get("config") or {}
+
+
 def model_state(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
 

@@ -47,7 +47,7 @@ class DataConfig:
     aug_rotate: float = 3.141592653589793  # radians, uniform in [-a, a] about the camera axis
     aug_hue: float = 0.1
     aug_color: float = 0.0  # photometric jitter (brightness, contrast, saturation, grayscale); 0: off (paper)
-    labelled_fraction: float = 1.0  # weak supervision: first m of the training set keep P
+    labelled_fraction: float = 1.0  # weak supervision: the first m of the training samples keep P and H
     # with labelled_fraction < 1: "paired" (the paper, suppl. E) gives every step a batch of labelled samples,
     # as the supervised run on them would have, plus a batch as large of unlabelled ones; "mixed" draws
     # one batch from the whole split, so a step holds about m of a batch labelled

@@ -302,16 +302,27 @@ def assemble(
     return batch
 
 
-def check_weak_batches(saved: dict, cfg, where: str) -> None:
-    """UserError when a run whose saved config (a dict) is ``saved`` drew its weak-supervision batches otherwise
-    than ``cfg`` (a :class:`handvae.schema.Config`) would; runs from before ``data.weak_batches`` drew them mixed."""
-    data = saved.get("data") or {}
-    if float(data.get("labelled_fraction", 1.0)) >= 1.0 and cfg.data.labelled_fraction >= 1.0:
-        return  # every sample labelled: both draws are the same
-    old = data.get("weak_batches", "mixed")
-    if old != cfg.data.weak_batches:
-        raise UserError(f"{where}: trained with data.weak_batches={old}, now {cfg.data.weak_batches}: the two draw "
-                        f"different batches; set data.weak_batches={old} to continue it, or move the run aside")
+DRAW_KEYS = ("train_split", "val_split", "val_holdout", "max_samples", "labelled_fraction", "weak_batches")
+
+
+def check_same_draw(saved: dict, cfg, where: str) -> None:
+    """UserError when a run whose saved config (a dict: a checkpoint's or ``config.yaml``) is ``saved`` drew its
+    training samples otherwise than ``cfg`` (a :class:`handvae.schema.Config`) would (:data:`DRAW_KEYS`): it
+    can be neither resumed exactly nor reused as a run of ``cfg``. A missing key takes the schema's default,
+    but ``weak_batches``, which runs from before it existed drew ``mixed`` (and with heatmap targets for their
+    unlabelled samples: a run with labels missing and no ``weak_batches`` is refused either way)."""
+    data, now = saved.get("data") or {}, cfg.data
+    weak = float(data.get("labelled_fraction", 1.0)) < 1.0 or now.labelled_fraction < 1.0
+    differ = []
+    for key in DRAW_KEYS:
+        if key == "weak_batches" and not weak:
+            continue  # every sample labelled: both draws are the same
+        old = data.get(key, "mixed" if key == "weak_batches" else getattr(type(now)(), key))
+        if old != getattr(now, key):
+            differ.append(f"data.{key}={old}, now {getattr(now, key)}")
+    if differ:
+        raise UserError(f"{where}: trained with {'; '.join(differ)}: it drew other samples; set them back to "
+                        "continue it, or move the run aside")
 
 
 HOLDOUT = "holdout"

@@ -9,8 +9,9 @@
 2. Table 1: S1, S2 (R2HP, R2CP, R2CHP), S3, S4, RD2DHP and the iterative baseline, each trained with
    the same budget of steps on the same data, evaluated RGB-only under the paper's protocol; S1 retrained
    with two more seeds (the seed spread), and the cloud strategies with a smaller lambda_cloud.
-3. Weak supervision (Fig. 5 / suppl. E): for each labelled fraction m, RC2CHP (poe) with P on the
-   first m of the training set and (R, C) on the rest, against the same model on the labelled m alone.
+3. Weak supervision (Fig. 5 / suppl. E): for each labelled fraction m, RC2CHP (poe) with P and H on the
+   first m of the training samples (those left after the held-out tail) and (R, C) on the rest, in paired
+   batches (``data.weak_batches``), against the same model on the labelled m alone.
 4. ``OUT/results.json`` collects every figure; :mod:`handvae.experiments.results_md` turns it into
    docs/RESULTS.md.
 
@@ -25,10 +26,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from handvae.checkpoint import saved_config
 from handvae.config import load_config
-from handvae.data.batches import check_weak_batches, sample_range
+from handvae.data.batches import check_same_draw, sample_range
 from handvae.data.cache import read_manifest
 from handvae.experiments.pipeline import build_world, prepare_cache
 from handvae.files import atomic_write_text
@@ -128,8 +128,8 @@ def train_and_evaluate(name: str, cfg_file: Path, overrides: list[str], run_dir:
 
     done = run_dir / "eval" / "metrics.json"
     cfg = load_config(Config, cfg_file, [f"data.cache={cache}", f"out_dir={run_dir}", *overrides])
-    if done.is_file():  # a finished run is reused only if it drew its batches as this config would
-        check_weak_batches(yaml.safe_load((run_dir / "config.yaml").read_text()) or {}, cfg, str(run_dir))
+    if done.is_file():  # a finished run is reused only if it drew its samples as this config would
+        check_same_draw(saved_config(run_dir / "checkpoints" / "last.safetensors"), cfg, str(run_dir))
     else:
         # an interrupted run resumes from its last checkpoint (exact resume); its training time is the
         # trainer's, summed over resumes, without validation or pauses (kill -TSTP / -CONT)
@@ -181,12 +181,15 @@ def _run_commit(run_dir: Path) -> str | None:
 def _weak_runs(settings: ReproduceSettings, cfg_dir: Path, cache: Path, results: dict, t0: float) -> None:
     """The weak-supervision pairs (semi-supervised RC2CHP and its labelled part alone), into ``results``."""
     weak_common = run_overrides(settings, settings.seed, settings.weak_steps)
-    # the samples training may use (the split less its held-out tail): the semi-supervised loader labels
-    # the first round(m * kept) of them, and the labelled part alone is exactly those
-    data = load_config(Config, cfg_dir / "weak.yaml", [f"data.cache={cache}", *weak_common]).data
-    folder, _, kept = sample_range(data, data.train_split, train=True)
-    kept = kept or int(read_manifest(cache / folder)["count"])  # 0: the whole split
-    for m in settings.weak if not settings.only or "weak" in settings.only else ():
+    fractions = settings.weak if not settings.only or "weak" in settings.only else ()
+    if fractions:
+        # the samples training may use (the split less its held-out tail): the semi-supervised loader labels
+        # the first round(m * kept) of them, and the labelled part alone is exactly those
+        data = load_config(Config, cfg_dir / "weak.yaml", [f"data.cache={cache}", *weak_common]).data
+        folder, _, kept = sample_range(data, data.train_split, train=True)
+        count = int(read_manifest(cache / folder)["count"])
+        kept = min(kept or count, count)  # 0: the whole split
+    for m in fractions:
         tag = f"m{round(100 * m):03d}"
         _log(t0, f"weak supervision m = {m:.0%}: semi-supervised RC2CHP")
         semi = train_and_evaluate(

@@ -25,7 +25,7 @@ import torch
 
 from handvae import checkpoint as ck
 from handvae.config import to_dict
-from handvae.data.batches import build_loader, check_weak_batches
+from handvae.data.batches import build_loader, check_same_draw
 from handvae.errors import UserError
 from handvae.eval.scoring import evaluate_split
 from handvae.files import atomic_write_text
@@ -127,6 +127,11 @@ class Trainer:
             cfg.data, cfg.data.train_split, cfg.trainer.batch_size, self.device, seed=cfg.seed, train=True,
             modalities=letters, rank=self.dist.rank, world_size=self.dist.world_size))
         self.hands = trained_hands(self.train_data.loader.manifest)
+        if resume:  # before the run folder is rewritten with this config
+            last = self.ckpt_dir / "last.safetensors"
+            if not last.is_file():
+                raise UserError(f"--resume: no checkpoint at {last}")
+            check_same_draw(ck.saved_config(last), cfg, str(last))
         if self.dist.is_main:  # only once the data is known to load: a bad cache leaves no run folder behind
             init_run_dir(self.run_dir, cfg)
         self.val_data = None
@@ -193,7 +198,6 @@ class Trainer:
             raise UserError(f"--resume: no checkpoint at {path}")
         meta = ck.load_checkpoint(path, self.model, self.optimizer, restore_rng=True)
         st = meta["state"]
-        check_weak_batches(st.get("config") or {}, self.cfg, str(path))
         self.step = int(st["step"])
         self.plateau.load_state_dict(st["plateau"])
         self.guard.load_state_dict(st["guard"])
