@@ -26,6 +26,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from handvae.checkpoint import saved_config
 from handvae.config import load_config
 from handvae.data.batches import check_same_draw, sample_range
@@ -129,7 +131,9 @@ def train_and_evaluate(name: str, cfg_file: Path, overrides: list[str], run_dir:
     done = run_dir / "eval" / "metrics.json"
     cfg = load_config(Config, cfg_file, [f"data.cache={cache}", f"out_dir={run_dir}", *overrides])
     if done.is_file():  # a finished run is reused only if it drew its samples as this config would
-        check_same_draw(saved_config(run_dir / "checkpoints" / "last.safetensors"), cfg, str(run_dir))
+        last = run_dir / "checkpoints" / "last.safetensors"
+        saved = saved_config(last) if last.is_file() else yaml.safe_load((run_dir / "config.yaml").read_text())
+        check_same_draw(saved or {}, cfg, str(run_dir))
     else:
         # an interrupted run resumes from its last checkpoint (exact resume); its training time is the
         # trainer's, summed over resumes, without validation or pauses (kill -TSTP / -CONT)
