@@ -275,7 +275,7 @@ def test_a_held_out_tail_keeps_its_labels(split):
 
 
 def test_check_same_draw_names_a_run_that_drew_other_samples():
-    from handvae.data.batches import check_same_draw
+    from handvae.checkpoint import check_same_draw
     from handvae.schema import Config, DataConfig
 
     weak = Config(data=DataConfig(labelled_fraction=0.4))  # paired by default

@@ -134,6 +134,29 @@ def saved_config(path: str | os.PathLike) -> dict:
     return read_checkpoint(path)[1].get("state", {}).get("config") or {}
 
 
+DRAW_KEYS = ("train_split", "val_split", "val_holdout", "max_samples", "labelled_fraction", "weak_batches")
+
+
+def check_same_draw(saved: dict, cfg, where: str) -> None:
+    """UserError when a run whose saved config (a dict: a checkpoint's or ``config.yaml``) is ``saved`` drew its
+    training samples otherwise than ``cfg`` (a :class:`handvae.schema.Config`) would (:data:`DRAW_KEYS`): it
+    can be neither resumed exactly nor reused as a run of ``cfg``. A missing key takes the schema's default,
+    but ``weak_batches``, which runs from before it existed drew ``mixed`` (and with heatmap targets for their
+    unlabelled samples: a run with labels missing and no ``weak_batches`` is refused either way)."""
+    data, now = saved.get("data") or {}, cfg.data
+    weak = float(data.get("labelled_fraction", 1.0)) < 1.0 or now.labelled_fraction < 1.0
+    differ = []
+    for key in DRAW_KEYS:
+        if key == "weak_batches" and not weak:
+            continue  # every sample labelled: both draws are the same
+        old = data.get(key, "mixed" if key == "weak_batches" else getattr(type(now)(), key))
+        if old != getattr(now, key):
+            differ.append(f"data.{key}={old}, now {getattr(now, key)}")
+    if differ:
+        raise UserError(f"{where}: trained with {'; '.join(differ)}: it drew other samples; set them back to "
+                        "continue it, or move the run aside")
+
+
 def model_state(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
 

@@ -95,16 +95,7 @@ class BatchLoader:
         self.size = int(self.arrays["image"].shape[1]) if "image" in self.arrays else int(self.manifest["crop_size"])
         if "C" in modalities and self.arrays["cloud"].shape[1] < n_points:
             raise UserError(f"{self.split_dir}: {self.arrays['cloud'].shape[1]} points stored, {n_points} asked")
-        self.n_labelled = round(labelled_fraction * self.n)
-        if weak_batches not in ("paired", "mixed"):
-            raise UserError(f"weak_batches must be paired or mixed, got {weak_batches!r}")
-        self.paired = train and weak_batches == "paired" and 0 < self.n_labelled < self.n
-        if self.paired and not self.drop_last:
-            raise UserError("weak_batches=paired needs drop_last: every step holds a full batch of each part")
-        if self.paired and self.n_labelled < batch_size * world_size:
-            raise UserError(f"{self.split_dir}: labelled_fraction={labelled_fraction} leaves {self.n_labelled} "
-                            f"labelled samples, fewer than a batch of {batch_size} per rank (x{world_size})")
-        self.step_size = 2 * batch_size if self.paired else batch_size  # samples a step takes from the order
+        self._set_weak(labelled_fraction, weak_batches)
         self.resident = self._decide_resident(on_device)
         self.data: dict[str, torch.Tensor] = {}
         if self.resident:
@@ -112,6 +103,19 @@ class BatchLoader:
                          for k, v in self.arrays.items()}
         self.epoch, self.position = 0, 0
         self.generator = torch.Generator(device=self.device)
+
+    def _set_weak(self, labelled_fraction: float, weak_batches: str) -> None:
+        """``n_labelled``, ``paired`` and ``step_size`` (samples a step takes from the order)."""
+        self.n_labelled = round(labelled_fraction * self.n)
+        if weak_batches not in ("paired", "mixed"):
+            raise UserError(f"weak_batches must be paired or mixed, got {weak_batches!r}")
+        self.paired = self.train and weak_batches == "paired" and 0 < self.n_labelled < self.n
+        if self.paired and not self.drop_last:
+            raise UserError("weak_batches=paired needs drop_last: every step holds a full batch of each part")
+        if self.paired and self.n_labelled < self.batch_size * self.world_size:
+            raise UserError(f"{self.split_dir}: labelled_fraction={labelled_fraction} leaves {self.n_labelled} "
+                            f"labelled samples, fewer than a batch of {self.batch_size} per rank (x{self.world_size})")
+        self.step_size = 2 * self.batch_size if self.paired else self.batch_size
 
     # --- residency ------------------------------------------------------------------------------
     def nbytes(self) -> int:
@@ -300,29 +304,6 @@ def assemble(
     batch["R_vc"] = R_z @ raw["R_vc"].float()
     batch["index"] = index.long()
     return batch
-
-
-DRAW_KEYS = ("train_split", "val_split", "val_holdout", "max_samples", "labelled_fraction", "weak_batches")
-
-
-def check_same_draw(saved: dict, cfg, where: str) -> None:
-    """UserError when a run whose saved config (a dict: a checkpoint's or ``config.yaml``) is ``saved`` drew its
-    training samples otherwise than ``cfg`` (a :class:`handvae.schema.Config`) would (:data:`DRAW_KEYS`): it
-    can be neither resumed exactly nor reused as a run of ``cfg``. A missing key takes the schema's default,
-    but ``weak_batches``, which runs from before it existed drew ``mixed`` (and with heatmap targets for their
-    unlabelled samples: a run with labels missing and no ``weak_batches`` is refused either way)."""
-    data, now = saved.get("data") or {}, cfg.data
-    weak = float(data.get("labelled_fraction", 1.0)) < 1.0 or now.labelled_fraction < 1.0
-    differ = []
-    for key in DRAW_KEYS:
-        if key == "weak_batches" and not weak:
-            continue  # every sample labelled: both draws are the same
-        old = data.get(key, "mixed" if key == "weak_batches" else getattr(type(now)(), key))
-        if old != getattr(now, key):
-            differ.append(f"data.{key}={old}, now {getattr(now, key)}")
-    if differ:
-        raise UserError(f"{where}: trained with {'; '.join(differ)}: it drew other samples; set them back to "
-                        "continue it, or move the run aside")
 
 
 HOLDOUT = "holdout"

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import yaml
 
-from handvae.checkpoint import saved_config
+from handvae.checkpoint import check_same_draw, saved_config
 from handvae.config import load_config
-from handvae.data.batches import check_same_draw, sample_range
+from handvae.data.batches import sample_range
 from handvae.data.cache import read_manifest
 from handvae.experiments.pipeline import build_world, prepare_cache
 from handvae.files import atomic_write_text

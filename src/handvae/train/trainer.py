@@ -25,7 +25,7 @@ import torch
 
 from handvae import checkpoint as ck
 from handvae.config import to_dict
-from handvae.data.batches import build_loader, check_same_draw
+from handvae.data.batches import build_loader
 from handvae.errors import UserError
 from handvae.eval.scoring import evaluate_split
 from handvae.files import atomic_write_text
@@ -128,10 +128,7 @@ class Trainer:
             modalities=letters, rank=self.dist.rank, world_size=self.dist.world_size))
         self.hands = trained_hands(self.train_data.loader.manifest)
         if resume:  # before the run folder is rewritten with this config
-            last = self.ckpt_dir / "last.safetensors"
-            if not last.is_file():
-                raise UserError(f"--resume: no checkpoint at {last}")
-            check_same_draw(ck.saved_config(last), cfg, str(last))
+            self._check_resumable()
         if self.dist.is_main:  # only once the data is known to load: a bad cache leaves no run folder behind
             init_run_dir(self.run_dir, cfg)
         self.val_data = None
@@ -191,6 +188,13 @@ class Trainer:
         if self.dist.is_main:
             ck.save_checkpoint(path, self.model, self.optimizer, self._state())
         return path
+
+    def _check_resumable(self) -> None:
+        """UserError when there is no last checkpoint or it drew other training samples than this config."""
+        last = self.ckpt_dir / "last.safetensors"
+        if not last.is_file():
+            raise UserError(f"--resume: no checkpoint at {last}")
+        ck.check_same_draw(ck.saved_config(last), self.cfg, str(last))
 
     def _resume(self) -> None:
         path = self.ckpt_dir / "last.safetensors"
