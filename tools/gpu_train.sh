@@ -6,7 +6,8 @@
 #      mirrored); join the training splits (handvae prepare cache);
 #   2. handvae train CONFIG (the GPU preset: batch 512, lr 0.002) with a cosine decay to 0 whose last step
 #      is set from the time left (RATE samples/s: on an H200 the trainer logged 19,000-22,700 at batch 512,
-#      benchmarks/gpu_batch_scaling.sh, and the recorded run 26,000; 18,000 errs on the short side) so that
+#      benchmarks/gpu_batch_scaling.sh, and the recorded run 26,000; 18,000 errs on the short side; S4 runs
+#      at about 3,500: CONFIG=configs/gpu/s4.yaml RATE=3000) so that
 #      the decay ends by END_S seconds after the start; trainer.max_minutes is the safety net;
 #   3. copies config.yaml, log.jsonl, env.json and checkpoints/best.safetensors to $OUT/run.
 # Exits 1 when too little time is left to train (rendering took it) or the training fails.
