@@ -8,12 +8,14 @@
 #      is set from the time left (RATE samples/s: on an H200 the trainer logged 19,000-22,700 at batch 512,
 #      benchmarks/gpu_batch_scaling.sh, and the recorded run 26,000; 18,000 errs on the short side; S4 runs
 #      at about 3,500: CONFIG=configs/gpu/s4.yaml RATE=3000) so that
-#      the decay ends by END_S seconds after the start; trainer.max_minutes is the safety net;
+#      the decay ends by END_S seconds after the start; trainer.max_minutes is the safety net. RATE=auto
+#      measures it first: 80 steps of the same config on the same cache (about 20 s), the last logged rate;
 #   3. copies config.yaml, log.jsonl, env.json and checkpoints/best.safetensors to $OUT/run.
 # Exits 1 when too little time is left to train (rendering took it) or the training fails.
 #
 #   OUT=... bash tools/gpu_train.sh                      # defaults below: configs/gpu/s1.yaml, 540 s
 #   DEV=cpu EXTRA=32 N0=600 TEST=16 BATCH=8 SET=trainer.lr=0.001 RATE=300 END_S=150 WORKERS=2 HOLDOUT=100 bash tools/gpu_train.sh   # a dry run here
+#   RATE=auto SET=model.rgb_width=32 OUT=... bash tools/gpu_train.sh   # another model: measure its rate first
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu_train}
@@ -51,6 +53,16 @@ hv prepare rhd "$W/w0" --out "$W/c0" --split test --seed 0 "${prep[@]}" > /dev/n
 hv prepare rhd "$W/w1" --out "$W/c1" --split train --seed 1 --skip-bad "${prep[@]}" > /dev/null
 hv prepare cache "$W/c1/train" "$W/c0/train" --out "$W/cache" --split train > /dev/null
 hv prepare cache "$W/c0/test" --out "$W/cache" --split test > /dev/null
+if [ "$RATE" = auto ]; then
+  # shellcheck disable=SC2086
+  hv train "$CONFIG" data.cache="$W/cache" out_dir="$W/probe" trainer.device="$DEV" trainer.batch_size="$BATCH" \
+    trainer.max_steps=80 trainer.val_every=100000 trainer.log_every=20 data.val_holdout="$HOLDOUT" seed=0 $SET \
+    --no-progress > "$OUT/probe.log" 2>&1 || { say "rate probe FAILED (probe.log)"; exit 1; }
+  RATE=$("$PY" -c 'import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1]) if "samples_per_s" in line]
+print(int(rows[-1]["samples_per_s"]))' "$W/probe/log.jsonl")
+  say "rate probe: $RATE samples/s at batch $BATCH"
+fi
 left=$(( END_S - ($(date +%s) - t0) - 45 ))  # 45 s: start-up, validations, the final save and the copy
 steps=$(( left * RATE / BATCH ))
 (( left >= 30 && steps >= 100 )) || { say "only $left s left to train ($steps steps): not started"; exit 1; }
