@@ -10,7 +10,8 @@
 #      at about 3,500: CONFIG=configs/gpu/s4.yaml RATE=3000) so that
 #      the decay ends by END_S seconds after the start; trainer.max_minutes is the safety net. RATE=auto
 #      measures it first: 80 steps of the same config on the same cache (about 20 s), the last logged rate;
-#   3. copies config.yaml, log.jsonl, env.json and checkpoints/best.safetensors to $OUT/run.
+#   3. copies config.yaml, log.jsonl and env.json to $OUT/run, and checkpoints/best.safetensors in 15 MiB parts
+#      (a lease returns files of at most 16 MiB; a width-32 checkpoint is larger): join them with cat.
 # Exits 1 when too little time is left to train (rendering took it) or the training fails.
 #
 #   OUT=... bash tools/gpu_train.sh                      # defaults below: configs/gpu/s1.yaml, 540 s
@@ -40,18 +41,26 @@ say() { echo "[$(( $(date +%s) - t0 )) s] $*" | tee -a "$OUT/steps.txt"; }
 hv() { "$PY" -m handvae "$@"; }
 
 say "render: seed 0 ($N0 + $TEST) and seed 1 ($EXTRA), $WORKERS workers"
-half=$(( WORKERS > 1 ? WORKERS / 2 : 1 ))
-hv synth --format rhd --out "$W/w0" --train "$N0" --test "$TEST" --seed 0 --workers "$half" --size 320 --quiet &
-p0=$!
-hv synth --format rhd --out "$W/w1" --train "$EXTRA" --test 0 --seed 1 --workers "$half" --size 320 --quiet
-wait $p0
+if (( EXTRA > 0 )); then
+  half=$(( WORKERS > 1 ? WORKERS / 2 : 1 ))
+  hv synth --format rhd --out "$W/w0" --train "$N0" --test "$TEST" --seed 0 --workers "$half" --size 320 --quiet &
+  p0=$!
+  hv synth --format rhd --out "$W/w1" --train "$EXTRA" --test 0 --seed 1 --workers "$half" --size 320 --quiet
+  wait $p0
+else
+  hv synth --format rhd --out "$W/w0" --train "$N0" --test "$TEST" --seed 0 --workers "$WORKERS" --size 320 --quiet
+fi
 say "prepare"
 prep=(--size 128 --points 1024 --workers "$WORKERS" --no-progress)
 hv prepare rhd "$W/w0" --out "$W/c0" --split train --seed 0 "${prep[@]}" > /dev/null
 hv prepare rhd "$W/w0" --out "$W/c0" --split test --seed 0 "${prep[@]}" > /dev/null
 # a scene may hide its hand entirely (an occluder in front): skipped in the extra scenes, which hold no holdout
-hv prepare rhd "$W/w1" --out "$W/c1" --split train --seed 1 --skip-bad "${prep[@]}" > /dev/null
-hv prepare cache "$W/c1/train" "$W/c0/train" --out "$W/cache" --split train > /dev/null
+extra=()
+if (( EXTRA > 0 )); then
+  hv prepare rhd "$W/w1" --out "$W/c1" --split train --seed 1 --skip-bad "${prep[@]}" > /dev/null
+  extra=("$W/c1/train")
+fi
+hv prepare cache "${extra[@]}" "$W/c0/train" --out "$W/cache" --split train > /dev/null
 hv prepare cache "$W/c0/test" --out "$W/cache" --split test > /dev/null
 if [ "$RATE" = auto ]; then
   # shellcheck disable=SC2086
@@ -73,6 +82,8 @@ hv train "$CONFIG" data.cache="$W/cache" out_dir="$W/run" trainer.device="$DEV" 
   trainer.schedule=cosine trainer.max_steps="$steps" trainer.max_minutes="$(echo "$left" | awk '{print $1 / 60}')" trainer.val_every=$(( steps / 8 + 1 )) \
   data.val_holdout="$HOLDOUT" trainer.log_every=100 seed=0 $SET --no-progress > "$OUT/train.log" 2>&1 || { rc=$?; say "train FAILED (exit $rc)"; }
 cp "$W/run/config.yaml" "$W/run/log.jsonl" "$W/run/env.json" "$OUT/run/" || true
-mkdir -p "$OUT/run/checkpoints" && cp "$W/run/checkpoints/best.safetensors" "$OUT/run/checkpoints/" || true
+# a lease brings back files of at most 16 MiB: a wider model's checkpoint (with its optimiser state) comes in
+# 15 MiB parts; here: cat run/checkpoints/best.part* > run/checkpoints/best.safetensors
+mkdir -p "$OUT/run/checkpoints" && split -b 15M "$W/run/checkpoints/best.safetensors" "$OUT/run/checkpoints/best.part" || true
 say "done"
 exit "$rc"
