@@ -14,6 +14,13 @@
 #      (a lease returns files of at most 16 MiB; a width-32 checkpoint is larger): join them with cat.
 # Exits 1 when too little time is left to train (rendering took it) or the training fails.
 #
+# Across calls of one lease: with WORK=gpu_work (a folder of the repo that git ignores, which a lent machine
+# keeps between calls while it stays warm) the prepared cache and the run stay there; a later call with the
+# same WORK, CONFIG and SET skips the rendering and resumes the run exactly, on the cosine that the first
+# call planned over TRAIN_S seconds of training (default: the time the first call leaves), for the time
+# this call leaves (END_S). For example, a 15-minute lease: the first call END_S=560 TRAIN_S=560 (about
+# 320 s of training after 200 s of rendering), the next one at once END_S=240 (about 200 s more).
+#
 #   OUT=... bash tools/gpu_train.sh                      # defaults below: configs/gpu/s1.yaml, 540 s
 #   DEV=cpu EXTRA=32 N0=600 TEST=16 BATCH=8 SET=trainer.lr=0.001 RATE=300 END_S=150 WORKERS=2 HOLDOUT=100 bash tools/gpu_train.sh   # a dry run here
 #   RATE=auto SET=model.rgb_width=32 OUT=... bash tools/gpu_train.sh   # another model: measure its rate first
@@ -33,36 +40,47 @@ WORKERS=${WORKERS:-16}
 HOLDOUT=${HOLDOUT:-500}  # the last training samples (seed 0's), held out for choosing the checkpoint
 PY=${PYTHON:-python3}
 export PYTHONPATH=src PYTHONUNBUFFERED=1
+TRAIN_S=${TRAIN_S:-}  # training seconds the cosine is planned for, over all calls (default: what this call leaves)
+WORK=${WORK:-}        # a folder kept between calls (a lease keeps ignored folders of the repo while warm)
 mkdir -p "$OUT/run"
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
+if [ -n "$WORK" ]; then
+  W=$WORK
+  mkdir -p "$W"
+else
+  W=$(mktemp -d)
+  trap 'rm -rf "$W"' EXIT
+fi
 t0=$(date +%s)
 say() { echo "[$(( $(date +%s) - t0 )) s] $*" | tee -a "$OUT/steps.txt"; }
 hv() { "$PY" -m handvae "$@"; }
 
-say "render: seed 0 ($N0 + $TEST) and seed 1 ($EXTRA), $WORKERS workers"
-if (( EXTRA > 0 )); then
-  half=$(( WORKERS > 1 ? WORKERS / 2 : 1 ))
-  hv synth --format rhd --out "$W/w0" --train "$N0" --test "$TEST" --seed 0 --workers "$half" --size 320 --quiet &
-  p0=$!
-  hv synth --format rhd --out "$W/w1" --train "$EXTRA" --test 0 --seed 1 --workers "$half" --size 320 --quiet
-  wait $p0
-else
-  hv synth --format rhd --out "$W/w0" --train "$N0" --test "$TEST" --seed 0 --workers "$WORKERS" --size 320 --quiet
-fi
-say "prepare"
-prep=(--size 128 --points 1024 --workers "$WORKERS" --no-progress)
-hv prepare rhd "$W/w0" --out "$W/c0" --split train --seed 0 "${prep[@]}" > /dev/null
-hv prepare rhd "$W/w0" --out "$W/c0" --split test --seed 0 "${prep[@]}" > /dev/null
-# a scene may hide its hand entirely (an occluder in front): skipped in the extra scenes, which hold no holdout
-extra=()
-if (( EXTRA > 0 )); then
-  hv prepare rhd "$W/w1" --out "$W/c1" --split train --seed 1 --skip-bad "${prep[@]}" > /dev/null
-  extra=("$W/c1/train")
-fi
-hv prepare cache "${extra[@]}" "$W/c0/train" --out "$W/cache" --split train > /dev/null
-hv prepare cache "$W/c0/test" --out "$W/cache" --split test > /dev/null
-if [ "$RATE" = auto ]; then
+render_and_prepare() {
+  say "render: seed 0 ($N0 + $TEST) and seed 1 ($EXTRA), $WORKERS workers"
+  if (( EXTRA > 0 )); then
+    local half=$(( WORKERS > 1 ? WORKERS / 2 : 1 ))
+    hv synth --format rhd --out "$W/w0" --train "$N0" --test "$TEST" --seed 0 --workers "$half" --size 320 --quiet &
+    local p0=$!
+    hv synth --format rhd --out "$W/w1" --train "$EXTRA" --test 0 --seed 1 --workers "$half" --size 320 --quiet
+    wait $p0
+  else
+    hv synth --format rhd --out "$W/w0" --train "$N0" --test "$TEST" --seed 0 --workers "$WORKERS" --size 320 --quiet
+  fi
+  say "prepare"
+  local prep=(--size 128 --points 1024 --workers "$WORKERS" --no-progress) extra=()
+  hv prepare rhd "$W/w0" --out "$W/c0" --split train --seed 0 "${prep[@]}" > /dev/null
+  hv prepare rhd "$W/w0" --out "$W/c0" --split test --seed 0 "${prep[@]}" > /dev/null
+  # a scene may hide its hand entirely (an occluder in front): skipped in the extra scenes, which hold no holdout
+  if (( EXTRA > 0 )); then
+    hv prepare rhd "$W/w1" --out "$W/c1" --split train --seed 1 --skip-bad "${prep[@]}" > /dev/null
+    extra=("$W/c1/train")
+  fi
+  hv prepare cache "${extra[@]}" "$W/c0/train" --out "$W/cache" --split train > /dev/null
+  hv prepare cache "$W/c0/test" --out "$W/cache" --split test > /dev/null
+  rm -rf "$W/w0" "$W/w1" "$W/c0" "$W/c1"
+  touch "$W/cache.done"
+}
+
+measure_rate() {
   # shellcheck disable=SC2086
   hv train "$CONFIG" data.cache="$W/cache" out_dir="$W/probe" trainer.device="$DEV" trainer.batch_size="$BATCH" \
     trainer.max_steps=80 trainer.val_every=100000 trainer.log_every=20 data.val_holdout="$HOLDOUT" seed=0 $SET \
@@ -70,17 +88,42 @@ if [ "$RATE" = auto ]; then
   RATE=$("$PY" -c 'import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1]) if "samples_per_s" in line]
 print(int(rows[-1]["samples_per_s"]))' "$W/probe/log.jsonl")
+  rm -rf "$W/probe"
   say "rate probe: $RATE samples/s at batch $BATCH"
+}
+
+if [ -f "$W/cache.done" ]; then
+  say "world and cache kept from an earlier call ($W)"
+else
+  render_and_prepare
 fi
 left=$(( END_S - ($(date +%s) - t0) - 45 ))  # 45 s: start-up, validations, the final save and the copy
-steps=$(( left * RATE / BATCH ))
-(( left >= 30 && steps >= 100 )) || { say "only $left s left to train ($steps steps): not started"; exit 1; }
-say "train $CONFIG: $left s left, cosine over $steps steps of $BATCH"
+resume=()
+if [ -f "$W/run/checkpoints/last.safetensors" ]; then
+  # an earlier call's run: the same cosine (plan.txt), and this call's time on top of the training time it saved
+  steps=$(cat "$W/plan.txt")
+  done_s=$("$PY" -c 'import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1]) if "train_seconds" in line]
+print(int(rows[-1]["train_seconds"]) if rows else 0)' "$W/run/log.jsonl")
+  (( left >= 30 )) || { say "only $left s left: not resumed"; exit 1; }
+  budget=$(( done_s + left ))
+  resume=(--resume)
+  say "resume $CONFIG at $done_s s of training: $left s more, cosine over $steps steps of $BATCH"
+else
+  [ "$RATE" = auto ] && measure_rate
+  left=$(( END_S - ($(date +%s) - t0) - 45 ))
+  steps=$(( ${TRAIN_S:-$left} * RATE / BATCH ))
+  (( left >= 30 && steps >= 100 )) || { say "only $left s left to train ($steps steps): not started"; exit 1; }
+  echo "$steps" > "$W/plan.txt"
+  budget=$left
+  say "train $CONFIG: $left s left in this call, cosine over $steps steps of $BATCH (${TRAIN_S:-$left} s planned)"
+fi
 rc=0
 # shellcheck disable=SC2086
 hv train "$CONFIG" data.cache="$W/cache" out_dir="$W/run" trainer.device="$DEV" trainer.batch_size="$BATCH" \
-  trainer.schedule=cosine trainer.max_steps="$steps" trainer.max_minutes="$(echo "$left" | awk '{print $1 / 60}')" trainer.val_every=$(( steps / 8 + 1 )) \
-  data.val_holdout="$HOLDOUT" trainer.log_every=100 seed=0 $SET --no-progress > "$OUT/train.log" 2>&1 || { rc=$?; say "train FAILED (exit $rc)"; }
+  trainer.schedule=cosine trainer.max_steps="$steps" trainer.max_minutes="$(echo "$budget" | awk '{print $1 / 60}')" \
+  trainer.val_every=$(( steps / 8 + 1 )) data.val_holdout="$HOLDOUT" trainer.log_every=100 seed=0 $SET \
+  --no-progress "${resume[@]}" > "$OUT/train.log" 2>&1 || { rc=$?; say "train FAILED (exit $rc)"; }
 cp "$W/run/config.yaml" "$W/run/log.jsonl" "$W/run/env.json" "$OUT/run/" || true
 # a lease brings back files of at most 16 MiB: a wider model's checkpoint (with its optimiser state) comes in
 # 15 MiB parts; here: cat run/checkpoints/best.part* > run/checkpoints/best.safetensors
