@@ -37,7 +37,16 @@ def load(model_name: str | None, run: str | None):
     return model, cfg, str(ckpt)
 
 
-def decide(model, images: np.ndarray, scores: list[str]) -> tuple[dict, dict]:
+def load_probe(model_name: str | None, probe_file: Path | None):
+    """The hand probe for the ``probe`` score: ``probe_file``, else the released model's own, else None."""
+    from handvae.models.released import released_probe_path
+    from handvae.predict.hand_probe import load_hand_probe
+
+    path = probe_file or (released_probe_path(model_name) if model_name else None)
+    return load_hand_probe(path)[0] if path is not None else None
+
+
+def decide(model, images: np.ndarray, scores: list[str], probe=None) -> tuple[dict, dict]:
     """Per score, the chosen sides ``(N,)`` str and auto poses ``(N, 21, 3)``; forced poses per side."""
     from handvae.predict.handedness import choose_hand
 
@@ -46,7 +55,7 @@ def decide(model, images: np.ndarray, scores: list[str]) -> tuple[dict, dict]:
     forced: dict[str, list] = {"left": [], "right": []}
     for crop in images:
         for i, s in enumerate(scores):
-            c = choose_hand(model, np.asarray(crop), s)
+            c = choose_hand(model, np.asarray(crop), s, probe)
             chosen[s].append(c.hand)
             auto[s].append(c.pose)
             if i == 0:
@@ -64,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, required=True, help="a prepared cache (realdev: prepared with --mirror none)")
     p.add_argument("--split", default="test")
     p.add_argument("--limit", type=int, default=0, help="only the first N samples (0: all)")
-    p.add_argument("--scores", nargs="+", default=None, help="scores to compare (default: all)")
+    p.add_argument("--scores", nargs="+", default=None,
+                   help="scores to compare (default: all; probe only where there is a probe)")
+    p.add_argument("--hand-probe", type=Path, default=None, help="a hand probe file (default: a released model's)")
     args = p.parse_args(argv)
 
     import torch
@@ -75,8 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     from handvae.predict.handedness import SCORES
 
     with torch.no_grad():  # inference only; the global grad mode is left as it was
-        scores = args.scores or list(SCORES)
         model, cfg, label = load(args.model, args.run)
+        probe = load_probe(args.model, args.hand_probe)
+        scores = args.scores or [s for s in SCORES if s != "probe" or probe is not None]
         arrays = open_split(args.data / args.split, ["image", "side", "mirrored", "R_vc", "centroid_mm", "scale_mm",
                                                      "xyz_mm", "vis"])
         n = len(arrays["image"]) if args.limit <= 0 else min(args.limit, len(arrays["image"]))
@@ -85,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{args.data}: crops of {size} px, the model wants {cfg.data.crop_size}")
         index = np.arange(n)
         shown = np.where((np.asarray(arrays["side"][:n]) == 1) ^ np.asarray(arrays["mirrored"][:n]), "right", "left")
-        chosen, poses = decide(model, np.asarray(arrays["image"][:n]), scores)
+        chosen, poses = decide(model, np.asarray(arrays["image"][:n]), scores, probe)
         gt = np.asarray(arrays["xyz_mm"][:n], np.float64)
         vis = np.asarray(arrays["vis"][:n]).astype(bool)
         protocol = Protocol(root=cfg.eval.root, scale=cfg.eval.scale, visible_only=cfg.eval.visible_only)

@@ -280,17 +280,27 @@ def test_export_onnx_of_a_released_model(released_env, tmp_path, capsys):
 
 
 # --- (e) --hand auto ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("score", ["confidence", "kl", "stability"])
+def tiny_probe(model, tiny_cache):
+    """A hand probe of the tiny model, fitted briefly on the tiny training crops."""
+    from handvae.data.cache import open_split
+    from handvae.predict.hand_probe import fit_hand_probe
+
+    return fit_hand_probe(model, np.asarray(open_split(tiny_cache / "train", ["image"])["image"][:32]), hidden=4,
+                          epochs=2)  # fmt: skip
+
+
+@pytest.mark.parametrize("score", ["confidence", "kl", "stability", "probe"])
 def test_auto_on_the_mirror_image_picks_the_other_side(released, tiny_cache, score):
     from handvae.data.cache import open_split
     from handvae.predict.handedness import choose_hand
 
     model, _, _ = load_released_file(released["float32"])
+    probe = tiny_probe(model, tiny_cache) if score == "probe" else None
 
     images = np.asarray(open_split(tiny_cache / "test", ["image"])["image"][:6])
     picks = []
     for x in images:
-        a, b = choose_hand(model, x, score), choose_hand(model, np.ascontiguousarray(x[:, ::-1]), score)
+        a, b = choose_hand(model, x, score, probe), choose_hand(model, np.ascontiguousarray(x[:, ::-1]), score, probe)
         assert {a.hand, b.hand} == {"left", "right"}
         assert a.scores == {"right": b.scores["left"], "left": b.scores["right"]}
         np.testing.assert_array_equal(b.pose, a.pose * [-1.0, 1.0, 1.0])
@@ -316,6 +326,30 @@ def test_auto_poses_are_those_of_the_chosen_side(released_env, tiny_cache, tmp_p
     assert {recs[False]["hand"], recs[True]["hand"]} == {"left", "right"}
     np.testing.assert_allclose(np.array(recs[True]["pose_normalised"]),
                                np.array(recs[False]["pose_normalised"]) * [-1.0, 1.0, 1.0], atol=1e-5)
+
+
+def test_auto_uses_a_probe_where_the_model_has_one(released_env, run_dir, tiny_cache, tmp_path, monkeypatch):
+    """Released with a probe in ``hand/``: auto scores by it unless told otherwise; without one, by stability;
+    a checkpoint takes a probe file with --hand-probe."""
+    from handvae.predict.hand_probe import save_hand_probe
+
+    model, _, _ = load_released_file(released_env["float32"])
+    folder = tmp_path / "rel"
+    shutil.copytree(released_env["float32"].parent, folder)
+    probe_file = save_hand_probe(tiny_probe(model, tiny_cache), folder / "hand" / "s4.safetensors", "s4", {})
+    photo, _ = crop_photo(tiny_cache, tmp_path / "in")
+
+    def score_used(*extra: str) -> str:
+        out = tmp_path / f"out{len(list(tmp_path.iterdir()))}"
+        assert main(["predict", str(photo), "--hand", "auto", *extra, "--out", str(out), "--no-progress"]) == 0
+        return json.loads((out / "photo1.json").read_text())["hand_decision"]["score"]
+
+    assert score_used() == "stability"  # released_env's folder ships no probe
+    monkeypatch.setenv(ENV_DIR, str(folder))
+    assert score_used() == "probe"
+    assert score_used("--hand-score", "kl") == "kl"
+    assert score_used("--checkpoint", str(run_dir)) == "stability"
+    assert score_used("--checkpoint", str(run_dir), "--hand-probe", str(probe_file)) == "probe"
 
 
 def test_the_cli_offers_the_scores_handedness_has():

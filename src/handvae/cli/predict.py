@@ -21,9 +21,9 @@ import math
 import sys
 from pathlib import Path
 
-HAND_SCORES = ("confidence", "kl", "stability")  # handvae.predict.handedness.SCORES, without importing torch here
+HAND_SCORES = ("confidence", "kl", "stability", "probe")  # handvae.predict.handedness.SCORES, without torch
 TTA_DEG = 30.0  # handvae.models.tta.TTA_DEG, without importing torch here
-DEFAULT_SCORE = "stability"  # chosen on a synthetic selection split (docs/MODELS.md)
+DEFAULT_SCORE = "stability"  # of the label-free scores, chosen on a synthetic selection split (docs/MODELS.md)
 
 
 def check_tta_deg(deg: float) -> None:
@@ -54,9 +54,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the side of the hand in the photos (default right); a model trained on right hands "
                         "(the default) sees a left hand mirrored and its prediction is mirrored back; auto "
                         "predicts the crop and its mirror image and keeps the more plausible")
-    p.add_argument("--hand-score", choices=HAND_SCORES, default=DEFAULT_SCORE,
-                   help=f"how --hand auto judges plausibility (default {DEFAULT_SCORE}; "
-                        "see handvae.predict.handedness)")
+    p.add_argument("--hand-score", choices=HAND_SCORES, default=None,
+                   help=f"how --hand auto judges plausibility (default: probe when the model has a hand probe, "
+                        f"as the released ones do, else {DEFAULT_SCORE}; see handvae.predict.handedness)")
+    p.add_argument("--hand-probe", type=Path, default=None, metavar="FILE",
+                   help="a hand probe for --hand-score probe with a --checkpoint (tools/fit_hand_probe.py)")
     p.add_argument("--tta-deg", type=float, default=TTA_DEG, metavar="DEG",
                    help=f"test-time rolls: average the pose with those of the crop rotated by +-DEG degrees "
                         f"(three passes; default {TTA_DEG:g}, chosen on synthetic data; 0: one pass)")
@@ -90,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     paths = collect_images(args.inputs)
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out}: exists and is not a folder")
-    pred = Predictor(args.checkpoint, args.device, model=args.model)
+    pred = Predictor(args.checkpoint, args.device, model=args.model, hand_probe=args.hand_probe)
     args.out.mkdir(parents=True, exist_ok=True)
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if not k.startswith("_")}
     write_bytes_atomic(args.out / "predict_args.json", json.dumps({**settings, "bone_mm": bone}, indent=1).encode())

@@ -87,6 +87,13 @@ def released_path(name: str) -> Path:
     raise UserError(f"no released model {name!r} in {folder}; available: {', '.join(models)}")
 
 
+def released_probe_path(name: str) -> Path | None:
+    """The hand probe shipped beside released model ``name`` (``hand/NAME.safetensors`` in
+    :func:`released_dir`; :mod:`handvae.predict.hand_probe`), or None when it has none."""
+    path = released_dir() / "hand" / f"{name}.safetensors"
+    return path if path.is_file() else None
+
+
 def check_name(name: str) -> str:
     """A released model's name: lower-case letters, digits, ``_ . -``; UserError otherwise."""
     if not NAME_PATTERN.match(name):

@@ -24,6 +24,7 @@ from handvae.files import atomic_write_bytes as write_bytes_atomic
 from handvae.models.tta import TTA_DEG, predict_pose_tta
 from handvae.predict.draw import overlay, plot_3d, save_png_atomic
 from handvae.predict.geometry import DEFAULT_BONE_MM, JOINT_FILL, Crop, crop_box, crop_image, place_pose, scale_warning
+from handvae.predict.hand_probe import check_fits_model, load_hand_probe
 from handvae.predict.handedness import DEFAULT_SCORE, choose_hand
 from handvae.predict.inputs import check_bbox_inside, read_image
 from handvae.skeleton import JOINT_NAMES, ROOT_JOINT, SCALE_BONE
@@ -39,7 +40,7 @@ class PredictOptions:
     bone_mm: float = DEFAULT_BONE_MM
     max_downsample: float = 3.0
     hand: str = "right"  # right | left | auto: the side of the hand in the photos (auto: decided per crop)
-    hand_score: str = DEFAULT_SCORE  # how auto decides (handvae.predict.handedness.SCORES)
+    hand_score: str | None = None  # how auto decides (handvae.predict.handedness.SCORES; None: Predictor.auto_score)
     tta_deg: float = TTA_DEG  # test-time rolls: the pose averaged with those of the crop rolled by +-tta_deg (0: off)
 
 
@@ -48,13 +49,14 @@ class Predictor:
 
     ``checkpoint``: a run folder or checkpoint file; ``model``: the name of a released model. With
     neither, the released :data:`~handvae.models.released.DEFAULT_MODEL` (UserError saying how to get
-    one when none is installed).
+    one when none is installed). ``hand_probe``: a hand probe file for ``--hand auto``'s ``probe``
+    score (:mod:`handvae.predict.hand_probe`); a released model's own probe is used when it ships one.
     """
 
     def __init__(self, checkpoint: str | os.PathLike | None = None, device: str = "cpu",
-                 model: str | None = None) -> None:
+                 model: str | None = None, hand_probe: str | os.PathLike | None = None) -> None:
         from handvae.models.load import load_model, trained_hands
-        from handvae.models.released import DEFAULT_MODEL, load_released_file, released_path
+        from handvae.models.released import DEFAULT_MODEL, load_released_file, released_path, released_probe_path
 
         if checkpoint is not None and model is not None:
             raise UserError("give --checkpoint or --model, not both")
@@ -66,6 +68,12 @@ class Predictor:
             self.checkpoint = released_path(self.released)
             self.model, self.cfg, meta = load_released_file(self.checkpoint, device)
             self.hands = str(meta.get("hands", "both"))
+            hand_probe = hand_probe if hand_probe is not None else released_probe_path(self.released)
+        self.probe = None
+        if hand_probe is not None:
+            self.probe, _ = load_hand_probe(hand_probe)
+            check_fits_model(self.probe, self.model, str(hand_probe))
+            self.probe.to(device)
         self.device = torch.device(device)
         self.size = int(self.cfg.data.crop_size)
 
@@ -92,7 +100,12 @@ class Predictor:
         pose = predict_pose_tta(self.model, rgb.to(self.device), tta_deg)[0].double().cpu().numpy()
         return pose * np.array([-1.0, 1.0, 1.0]) if flip else pose
 
-    def predict(self, pixels: np.ndarray, hand: str = "right", score: str = DEFAULT_SCORE,
+    @property
+    def auto_score(self) -> str:
+        """``--hand auto``'s default score: ``probe`` when the model has a hand probe, else :data:`DEFAULT_SCORE`."""
+        return "probe" if self.probe is not None else DEFAULT_SCORE
+
+    def predict(self, pixels: np.ndarray, hand: str = "right", score: str | None = None,
                 tta_deg: float = TTA_DEG) -> tuple[np.ndarray, dict]:
         """``(pose (21, 3), decision)`` for a ``hand`` of "right", "left" or "auto" (:func:`choose_hand`,
         which decides the side; the pose is then :meth:`pose`'s for that side).
@@ -105,7 +118,7 @@ class Predictor:
         if self.hands != "right":
             return self.pose(pixels, "right", tta_deg), {"requested": "auto", "chosen": "unknown",
                                                 "note": "the model was trained on both hands unmirrored"}
-        choice = choose_hand(self.model, pixels, score)  # its pose is the chosen side's single pass
+        choice = choose_hand(self.model, pixels, score or self.auto_score, self.probe)  # the chosen side's single pass
         pose = choice.pose if tta_deg == 0 else self.pose(pixels, choice.hand, tta_deg)
         return pose, {"requested": "auto", **choice.as_dict()}
 
