@@ -410,3 +410,27 @@ def test_demo_shows_the_released_model_on_photos(released_env, tmp_path, capsys)
     assert (out / "p0_overlay.png").is_file() and "released model s4 on 2 photo(s)" in capsys.readouterr().out
     show_released(tmp_path / "demo2", tmp_path / "absent", count=2, seed=0)  # no photos: synthetic hands
     assert len(list((tmp_path / "demo2" / "released").glob("*.json"))) == 2
+
+
+def test_fit_hand_probe_tool(released_env, tiny_cache, tmp_path, capsys):
+    from handvae.predict.hand_probe import load_hand_probe
+
+    spec = importlib.util.spec_from_file_location("fit_hand_probe", BENCHMARKS.parent / "tools" / "fit_hand_probe.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = tmp_path / "probe.safetensors"
+    assert tool.main(["--model", "s4", "--data", str(tiny_cache), "--holdout", "16", "--epochs", "2", "--hidden", "4",
+                      "--out", str(out)]) == 0  # fmt: skip
+    _, meta = load_hand_probe(out)
+    assert meta["model"] == "s4" and meta["fit"]["crops"] == [0, 80] and meta["fit"]["hidden"] == 4
+    for score in ("probe", "stability"):
+        assert 0.0 <= meta["fit"]["accuracy"]["synthetic_holdout"][score] <= 1.0
+    assert "picks the right side on synthetic_holdout (16 crops)" in capsys.readouterr().out
+    # a cache of crops as photographed (left hands not mirrored) would invert every score: refused
+    unmirrored = tmp_path / "unmirrored" / "train"
+    unmirrored.mkdir(parents=True)
+    manifest = json.loads((tiny_cache / "train" / "manifest.json").read_text())
+    manifest["config"]["mirror"] = "none"
+    (unmirrored / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(SystemExit, match="prepared with --mirror none; expected left hands mirrored"):
+        tool.main(["--model", "s4", "--data", str(unmirrored.parent), "--out", str(tmp_path / "x.safetensors")])

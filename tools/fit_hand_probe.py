@@ -4,8 +4,8 @@
         --realdev ~/.cache/handvae/sim2real/realdev128 --out src/handvae/released/hand/s4.safetensors
 
 ``--data``: a prepared cache whose ``train`` split holds crops of the side the model was trained on (a
-cache prepared with left hands mirrored, the default). The probe is fitted on the first crops of that
-split and scored on its last ``--holdout`` crops (held out from the fit); ``--realdev``, a prepared
+cache prepared with left hands mirrored, the default; ``--realdev`` too). The probe is fitted on the
+first crops of that split and scored on its last ``--holdout`` crops (held out from the fit); ``--realdev``, a prepared
 real-photo cache (its ``test`` split), is scored once, after the fit, for the record. Every score is
 the fraction of crops for which ``--hand auto`` picks the side the photo shows, beside the label-free
 ``stability`` score of :mod:`handvae.predict.handedness` on the same crops. The probe's settings
@@ -30,6 +30,21 @@ def stability_accuracy(model, images: np.ndarray) -> float:
     return float(np.mean(wins))
 
 
+def training_side_crops(split: Path, crop_size: int) -> np.ndarray:
+    """The crops of a cache split prepared with left hands mirrored (so every crop shows a right hand, the
+    side the model was trained on); SystemExit naming the split otherwise."""
+    from handvae.data.cache import open_split, read_manifest
+
+    mirror = read_manifest(split).get("config", {}).get("mirror")
+    if mirror != "left":
+        raise SystemExit(f"{split}: prepared with --mirror {mirror}; expected left hands mirrored (--mirror left, "
+                         "the default), so that every crop shows the side the model was trained on")
+    images = open_split(split, ["image"])["image"]
+    if images.shape[1] != crop_size:
+        raise SystemExit(f"{split}: crops of {images.shape[1]} px, the model wants {crop_size}")
+    return images
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     src = p.add_mutually_exclusive_group(required=True)
@@ -47,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True, help="the probe file to write (safetensors)")
     args = p.parse_args(argv)
 
-    from handvae.data.cache import open_split, read_manifest
+    from handvae.data.cache import read_manifest
     from handvae.files import git_commit
     from handvae.predict.hand_probe import fit_hand_probe, save_hand_probe, side_accuracy
 
@@ -62,19 +77,17 @@ def main(argv: list[str] | None = None) -> int:
         model, cfg, ckpt = load_model(args.run)
         name = str(ckpt)
     split = args.data / "train"
-    images = open_split(split, ["image"])["image"]
+    images = training_side_crops(split, cfg.data.crop_size)
     n = len(images)
     if not 0 < args.holdout < n:
         raise SystemExit(f"--holdout {args.holdout}: expected between 1 and {n - 1} ({split} has {n} crops)")
-    if images.shape[1] != cfg.data.crop_size:
-        raise SystemExit(f"{split}: crops of {images.shape[1]} px, the model wants {cfg.data.crop_size}")
     stop = n - args.holdout
     start = max(0, stop - args.max_samples) if args.max_samples > 0 else 0
     fit_images, held = np.asarray(images[start:stop]), np.asarray(images[stop:])
     probe = fit_hand_probe(model, fit_images, args.hidden, args.weight_decay, args.epochs, seed=args.seed)
     scores = {"synthetic_holdout": {"crops": len(held), "probe": side_accuracy(model, probe, held)}}
     if args.realdev is not None:
-        real = open_split(args.realdev / "test", ["image"])["image"]
+        real = training_side_crops(args.realdev / "test", cfg.data.crop_size)
         scores["realdev"] = {"crops": len(real), "probe": side_accuracy(model, probe, np.asarray(real))}
     if not args.no_compare:
         scores["synthetic_holdout"]["stability"] = stability_accuracy(model, held)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the released models from scratch: render the release world, prepare it, train S4 and S1 with
-# configs/release/*.yaml, score them, export the RGB -> pose weights into src/handvae/released/.
+# configs/release/*.yaml, score them, export the RGB -> pose weights into src/handvae/released/ and fit
+# their hand probes (src/handvae/released/hand/).
 #
 #   bash tools/release.sh [s4] [s1]        (default: s4 s1; `make release` runs this)
 #
@@ -64,4 +65,15 @@ for m in "${MODELS[@]}"; do
       && mv "$RUN/selection_handedness.tmp" "$RUN/selection_handedness.txt"; }
   [ -f "$RUN/selection_tta.txt" ] || { $PY benchmarks/tta.py --run "$RUN" --data "$ROOT/cache128_select_left" \
     > "$RUN/selection_tta.tmp" && mv "$RUN/selection_tta.tmp" "$RUN/selection_tta.txt"; }
+done
+
+# 5. each model's hand probe for --hand auto (docs/MODELS.md): fitted on the release world's training crops
+#    (the last 500 held out from the fit and scored), scored once on realdev when it is there
+for m in "${MODELS[@]}"; do
+  RUN="$ROOT/runs/$m"
+  RD=(); [ -f "$ROOT/realdev128/test/manifest.json" ] && RD=(--realdev "$ROOT/realdev128")
+  [ -f "src/handvae/released/hand/$m.safetensors" ] && [ -f "$RUN/hand_probe.txt" ] || \
+    { $PY tools/fit_hand_probe.py --model "$m" --data "$ROOT/cache128" "${RD[@]}" --seed "$SEED" \
+        --out "src/handvae/released/hand/$m.safetensors" > "$RUN/hand_probe.tmp" \
+      && mv "$RUN/hand_probe.tmp" "$RUN/hand_probe.txt"; }
 done
