@@ -24,19 +24,6 @@ from pathlib import Path
 import numpy as np
 
 
-def load(model_name: str | None, run: str | None):
-    """(model, cfg, label) of a released model name or a run / checkpoint."""
-    if model_name:
-        from handvae.models.released import load_released
-
-        model, cfg = load_released(model_name)
-        return model, cfg, f"released {model_name}"
-    from handvae.models.load import load_model
-
-    model, cfg, ckpt = load_model(run)
-    return model, cfg, str(ckpt)
-
-
 def load_probe(model_name: str | None, probe_file: Path | None):
     """The hand probe for the ``probe`` score: ``probe_file``, else the released model's own, else None."""
     from handvae.models.released import released_probe_path
@@ -66,10 +53,10 @@ def decide(model, images: np.ndarray, scores: list[str], probe=None) -> tuple[di
 
 
 def main(argv: list[str] | None = None) -> int:
+    from handvae.models.load import add_model_arguments, load_model_or_released
+
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--model", help="a released model name (handvae.models.released)")
-    src.add_argument("--run", help="a run folder or checkpoint")
+    add_model_arguments(p)
     p.add_argument("--data", type=Path, required=True, help="a prepared cache (realdev: prepared with --mirror none)")
     p.add_argument("--split", default="test")
     p.add_argument("--limit", type=int, default=0, help="only the first N samples (0: all)")
@@ -86,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     from handvae.predict.handedness import SCORES
 
     with torch.no_grad():  # inference only; the global grad mode is left as it was
-        model, cfg, label = load(args.model, args.run)
+        model, cfg, label = load_model_or_released(args.run, args.model)
         probe = load_probe(args.model, args.hand_probe)
         scores = args.scores or [s for s in SCORES if s != "probe" or probe is not None]
         arrays = open_split(args.data / args.split, ["image", "side", "mirrored", "R_vc", "centroid_mm", "scale_mm",

@@ -66,10 +66,10 @@ def measure(model, cfg, split_dir: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from handvae.models.load import add_model_arguments, load_model_or_released
+
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--model", help="a released model's name (s4)")
-    src.add_argument("--run", help="a run folder or checkpoint")
+    add_model_arguments(p)
     p.add_argument("--data", type=Path, nargs="+", required=True, help="prepared caches")
     p.add_argument("--split", default="test")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default 0: torch's own choice)")
@@ -79,15 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    if args.model:
-        from handvae.models.released import load_released
-
-        model, cfg = load_released(args.model)
-    else:
-        from handvae.models.load import load_model
-
-        model, cfg, _ = load_model(args.run)
-    model.eval()
+    model, cfg, _ = load_model_or_released(args.run, args.model)
     for data in args.data:
         measure(model, cfg, data.expanduser() / args.split)
     return 0

@@ -46,10 +46,10 @@ def training_side_crops(split: Path, crop_size: int) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from handvae.models.load import add_model_arguments, load_model_or_released
+
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--model", help="a released model name")
-    src.add_argument("--run", help="a run folder or checkpoint of 'handvae train'")
+    add_model_arguments(p)
     p.add_argument("--data", type=Path, required=True, help="a prepared cache (its train split: the fit and holdout)")
     p.add_argument("--holdout", type=int, default=500, help="the last N crops of the split, scored, not fitted")
     p.add_argument("--max-samples", type=int, default=0, help="fit on at most N crops (0: all before the holdout)")
@@ -66,16 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     from handvae.files import git_commit
     from handvae.predict.hand_probe import fit_hand_probe, save_hand_probe, side_accuracy
 
-    if args.model:
-        from handvae.models.released import load_released
-
-        model, cfg = load_released(args.model)
-        name = args.model
-    else:
-        from handvae.models.load import load_model
-
-        model, cfg, ckpt = load_model(args.run)
-        name = str(ckpt)
+    model, cfg, label = load_model_or_released(args.run, args.model)
+    name = args.model or label
     split = args.data / "train"
     images = training_side_crops(split, cfg.data.crop_size)
     n = len(images)

@@ -70,3 +70,25 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", whic
         raise UserError(f"{ckpt}: weights do not fit strategy {cfg.model.strategy}/{cfg.model.alignment} "
                         f"(missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})")
     return model.to(device).eval(), cfg, ckpt
+
+
+def load_model_or_released(run: str | os.PathLike | None, name: str | None, device: str | torch.device = "cpu"):
+    """``(model in eval mode, Config, label)`` of a run / checkpoint or, when ``run`` is None, of released
+    model ``name``; the label names what was loaded ("released s4" or the checkpoint's path)."""
+    from handvae.models.released import load_released_file, released_path
+
+    if run is not None:
+        model, cfg, ckpt = load_model(run, device)
+        return model, cfg, str(ckpt)
+    if name is None:
+        raise UserError("give a run (checkpoint) or the name of a released model")
+    model, cfg, _ = load_released_file(released_path(name), device)
+    return model, cfg, f"released {name}"
+
+
+def add_model_arguments(parser) -> None:
+    """``--model NAME | --run RUN`` (one required) on an ``argparse`` parser, for :func:`load_model_or_released`
+    (``load_model_or_released(args.run, args.model)``): the scripts of benchmarks/ and tools/ share it."""
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", help="a released model's name (s4, s1)")
+    src.add_argument("--run", help="a run folder or checkpoint of 'handvae train'")
