@@ -1,14 +1,15 @@
 """Fit the hand probe of ``--hand auto`` (:mod:`handvae.predict.hand_probe`) for one model, and score it.
 
-    PYTHONPATH=src python tools/fit_hand_probe.py --model s4 --data ~/.cache/handvae/table1_v2/cache \\
+    PYTHONPATH=src python tools/fit_hand_probe.py --model s4 --data ~/.cache/handvae/s4mesh/cache50k \\
         --realdev ~/.cache/handvae/sim2real/realdev128 --out src/handvae/released/hand/s4.safetensors
 
 ``--data``: a prepared cache whose ``train`` split holds crops of the side the model was trained on (a
 cache prepared with left hands mirrored, the default; ``--realdev`` too). The probe is fitted on the
-first crops of that split and scored on its last ``--holdout`` crops (held out from the fit); ``--realdev``, a prepared
-real-photo cache (its ``test`` split), is scored once, after the fit, for the record. Every score is
-the fraction of crops for which ``--hand auto`` picks the side the photo shows, beside the label-free
-``stability`` score of :mod:`handvae.predict.handedness` on the same crops. The probe's settings
+first crops of that split and scored on its last ``--holdout`` crops (held out from the fit);
+``--realdev``, a prepared real-photo cache (its ``test`` split), is scored once, after the fit, for
+the record. Every score is the fraction of crops for which ``--hand auto`` picks the side the photo
+shows, beside the label-free ``stability`` score of :mod:`handvae.predict.handedness` on the same
+crops. The probe's settings
 (``--hidden``, ``--weight-decay``, ``--epochs``) were chosen on synthetic crops (docs/MODELS.md).
 The written file records the model, the data, the settings, the seed and these scores.
 """
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"--holdout {args.holdout}: expected between 1 and {n - 1} ({split} has {n} crops)")
     stop = n - args.holdout
     start = max(0, stop - args.max_samples) if args.max_samples > 0 else 0
-    fit_images, held = np.asarray(images[start:stop]), np.asarray(images[stop:])
+    fit_images, held = images[start:stop], np.asarray(images[stop:])  # the fit's crops stay memory-mapped
     probe = fit_hand_probe(model, fit_images, args.hidden, args.weight_decay, args.epochs, seed=args.seed)
     scores = {"synthetic_holdout": {"crops": len(held), "probe": side_accuracy(model, probe, held)}}
     if args.realdev is not None:
