@@ -24,11 +24,10 @@ import numpy as np
 
 
 def stability_accuracy(model, images: np.ndarray) -> float:
-    """Fraction of crops for which the ``stability`` score prefers the crop to its mirror image."""
-    from handvae.predict.handedness import view_score
+    """Fraction of crops for which ``--hand auto`` by the ``stability`` score picks the right side."""
+    from handvae.predict.handedness import choose_hand
 
-    wins = [view_score(model, im, "stability")[1] > view_score(model, im[:, ::-1], "stability")[1] for im in images]
-    return float(np.mean(wins))
+    return float(np.mean([choose_hand(model, np.ascontiguousarray(im), "stability").hand == "right" for im in images]))
 
 
 def training_side_crops(split: Path, crop_size: int) -> np.ndarray:

@@ -100,11 +100,12 @@ def fit_hand_probe(model: nn.Module, images: np.ndarray, hidden: int = 256, weig
 @torch.no_grad()
 def side_accuracy(model: nn.Module, probe: HandProbe, images: np.ndarray) -> float:
     """Fraction of crops ``images (N, S, S, 3) uint8`` of the training side (right) for which the probe
-    scores the crop above its mirror image, i.e. ``--hand auto`` with the probe picks the right side
-    (for the original photo of a mirrored cache crop, as for the crop itself: the rule is symmetric)."""
+    does not score the mirror image higher, i.e. ``--hand auto`` with the probe picks the right side
+    (ties go right, as in :func:`~handvae.predict.handedness.choose_hand`; for the original photo of a
+    mirrored cache crop, as for the crop itself: the rule is symmetric)."""
     right = probe(trunk_features(model, images))
     left = probe(trunk_features(model, images[:, :, ::-1]))
-    return float((right > left).double().mean())
+    return float((~(left > right)).double().mean())
 
 
 def save_hand_probe(probe: HandProbe, path: str | os.PathLike, model_name: str, fit: dict) -> Path:
