@@ -49,7 +49,7 @@ def released(run_dir, tmp_path_factory):
     folder = tmp_path_factory.mktemp("released")
     assert main(["release-export", str(run_dir), "--name", "s4", "--out", str(folder / "s4.safetensors")]) == 0
     assert main(["release-export", str(run_dir), "--name", "s4h", "--out", str(folder / "s4h.safetensors"),
-                 "--fp16"]) == 0
+                 "--fp16", "--data-note", "tiny world, seed 0"]) == 0
     return {"float32": folder / "s4.safetensors", "float16": folder / "s4h.safetensors"}
 
 
@@ -100,6 +100,8 @@ def test_metadata(released, run_dir, tiny_cache):
     assert meta["hands"] == "right" and meta["commit"] and meta["training_commit"]
     assert meta["training_data"]["cache"] == str(tiny_cache)
     assert meta["training_data"]["manifest"]["count"] == 96 and meta["training_data"]["manifest"]["mirror"] == "left"
+    assert meta["training_data"]["note"] == "tiny world, seed 0"  # --data-note, given to this export only
+    assert "note" not in read_release(released["float32"])[1]["training_data"]
     evaluated = json.loads((run_dir / "eval_test" / "metrics.json").read_text())["s4"]
     assert meta["metrics"]["eval_test"]["s4"]["mean_epe_mm"] == evaluated["mean_epe_mm"]
     assert meta["metrics"]["eval_test"]["s4"]["pa_epe_mm"] == evaluated["pa"]["mean_epe_mm"]

@@ -67,6 +67,30 @@ def test_checkpoint_round_trip_continues_bit_identically(tmp_path):
         assert torch.equal(a, b)
 
 
+def test_stripped_checkpoint_keeps_the_weights_and_refuses_to_resume(tmp_path):
+    model = _model()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for s in range(2):
+        _step(model, opt, s)
+    path, slim = tmp_path / "best.safetensors", tmp_path / "slim.safetensors"
+    ck.save_checkpoint(path, model, opt, state={"step": 2})
+    written = ck.strip_optimizer(path, slim)
+    tensors, _ = ck.read_checkpoint(path)
+    slim_tensors, slim_meta = ck.read_checkpoint(slim)
+    assert written == slim.stat().st_size
+    assert set(slim_tensors) == {k for k in tensors if not k.startswith("optim.")}
+    assert slim_meta["state"] == {"step": 2} and "optimizer" not in slim_meta
+    # Adam keeps two float32 moments per parameter: at least that much is gone
+    moments = 2 * 4 * sum(p.numel() for p in model.parameters())
+    assert path.stat().st_size - written >= moments
+    fresh = _model()
+    ck.load_checkpoint(slim, fresh)
+    for a, b in zip(model.state_dict().values(), fresh.state_dict().values()):
+        assert torch.equal(a, b)
+    with pytest.raises(UserError, match=r"slim\.safetensors.*cannot resume"):
+        ck.load_checkpoint(slim, fresh, torch.optim.Adam(fresh.parameters()))
+
+
 def test_checkpoint_rejects_foreign_and_mismatched_files(tmp_path):
     bad = tmp_path / "weights.pth"
     torch.save({"a": torch.zeros(1)}, bad)

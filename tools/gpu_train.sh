@@ -10,8 +10,12 @@
 #      at about 3,500: CONFIG=configs/gpu/s4.yaml RATE=3000) so that
 #      the decay ends by END_S seconds after the start; trainer.max_minutes is the safety net. RATE=auto
 #      measures it first: 80 steps of the same config on the same cache (about 20 s), the last logged rate;
-#   3. copies config.yaml, log.jsonl and env.json to $OUT/run, and checkpoints/best.safetensors in 15 MiB parts
-#      (a lease returns files of at most 16 MiB; a width-32 checkpoint is larger): join them with cat.
+#   3. copies config.yaml, log.jsonl, env.json and the training split's manifest (train_manifest.json) to
+#      $OUT/run, and checkpoints/best.safetensors without its optimiser state (a third of the size; it
+#      evaluates and exports, it does not resume), in 15 MiB parts when larger (a lease returns at most 8
+#      files of at most 16 MiB each; a width-32 model's weights are 11.6 MB): join them with cat.
+# STEPS=N trains a fixed N steps instead (a rebuild of a recorded run: no cosine planned from the time left,
+# no time limit; END_S is then ignored).
 # Exits 1 when too little time is left to train (rendering took it) or the training fails.
 #
 # Across calls of one lease: with WORK=gpu_work (a folder of the repo that git ignores, which a lent machine
@@ -40,6 +44,7 @@ WORKERS=${WORKERS:-16}
 HOLDOUT=${HOLDOUT:-500}  # the last training samples (seed 0's), held out for choosing the checkpoint
 PY=${PYTHON:-python3}
 export PYTHONPATH=src PYTHONUNBUFFERED=1
+STEPS=${STEPS:-}      # a fixed number of steps (no time budget)
 TRAIN_S=${TRAIN_S:-}  # training seconds the cosine is planned for, over all calls (default: what this call leaves)
 WORK=${WORK:-}        # a folder kept between calls (a lease keeps ignored folders of the repo while warm)
 mkdir -p "$OUT/run"
@@ -84,7 +89,7 @@ measure_rate() {
   # shellcheck disable=SC2086
   hv train "$CONFIG" data.cache="$W/cache" out_dir="$W/probe" trainer.device="$DEV" trainer.batch_size="$BATCH" \
     trainer.max_steps=80 trainer.val_every=100000 trainer.log_every=20 data.val_holdout="$HOLDOUT" seed=0 $SET \
-    --no-progress > "$OUT/probe.log" 2>&1 || { say "rate probe FAILED (probe.log)"; exit 1; }
+    --no-progress > "$OUT/train.log" 2>&1 || { say "rate probe FAILED (train.log)"; exit 1; }
   RATE=$("$PY" -c 'import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1]) if "samples_per_s" in line]
 print(int(rows[-1]["samples_per_s"]))' "$W/probe/log.jsonl")
@@ -109,6 +114,11 @@ print(int(rows[-1]["train_seconds"]) if rows else 0)' "$W/run/log.jsonl")
   budget=$(( done_s + left ))
   resume=(--resume)
   say "resume $CONFIG at $done_s s of training: $left s more, cosine over $steps steps of $BATCH"
+elif [ -n "$STEPS" ]; then
+  steps=$STEPS
+  echo "$steps" > "$W/plan.txt"
+  budget=100000
+  say "train $CONFIG: $steps steps of $BATCH, cosine, no time limit"
 else
   [ "$RATE" = auto ] && measure_rate
   left=$(( END_S - ($(date +%s) - t0) - 45 ))
@@ -123,10 +133,13 @@ rc=0
 hv train "$CONFIG" data.cache="$W/cache" out_dir="$W/run" trainer.device="$DEV" trainer.batch_size="$BATCH" \
   trainer.schedule=cosine trainer.max_steps="$steps" trainer.max_minutes="$(echo "$budget" | awk '{print $1 / 60}')" \
   trainer.val_every=$(( steps / 8 + 1 )) data.val_holdout="$HOLDOUT" trainer.log_every=100 seed=0 $SET \
-  --no-progress "${resume[@]}" > "$OUT/train.log" 2>&1 || { rc=$?; say "train FAILED (exit $rc)"; }
+  --no-progress "${resume[@]}" >> "$OUT/train.log" 2>&1 || { rc=$?; say "train FAILED (exit $rc)"; }
 cp "$W/run/config.yaml" "$W/run/log.jsonl" "$W/run/env.json" "$OUT/run/" || true
-# a lease brings back files of at most 16 MiB: a wider model's checkpoint (with its optimiser state) comes in
-# 15 MiB parts; here: cat run/checkpoints/best.part* > run/checkpoints/best.safetensors
-mkdir -p "$OUT/run/checkpoints" && split -b 15M "$W/run/checkpoints/best.safetensors" "$OUT/run/checkpoints/best.part" || true
+cp "$W/cache/train/manifest.json" "$OUT/run/train_manifest.json" || true
+# a lease brings back at most 8 files of at most 16 MiB: the best weights without the optimiser's moments, in
+# 15 MiB parts when larger; here: cat run/checkpoints/best.part* > run/checkpoints/best.safetensors
+mkdir -p "$OUT/run/checkpoints" && "$PY" -c 'import sys; from handvae.checkpoint import strip_optimizer
+strip_optimizer(sys.argv[1], sys.argv[2])' "$W/run/checkpoints/best.safetensors" "$W/best_weights.safetensors" \
+  && split -b 15M "$W/best_weights.safetensors" "$OUT/run/checkpoints/best.part" || true
 say "done"
 exit "$rc"

@@ -189,9 +189,27 @@ def load_checkpoint(
             f"{path}: weights do not fit this model (missing {list(missing)[:5]}, unexpected {list(unexpected)[:5]}); "
             "was it trained with another strategy or config?"
         )
+    if optimizer is not None and meta.get("optimizer_stripped"):
+        raise UserError(f"{path}: written without its optimiser state (strip_optimizer): it evaluates and exports, "
+                        "but cannot resume a run exactly")
     if optimizer is not None and "optimizer" in meta:
         optimizer.load_state_dict(_unflatten_optimizer(meta["optimizer"], tensors))
         _match_param_layouts(optimizer)
     if restore_rng:
         set_rng_state(tensors, meta.get("rng", {}))
     return meta
+
+
+def strip_optimizer(src: str | os.PathLike, dst: str | os.PathLike) -> int:
+    """Write checkpoint ``src`` without its optimiser state to ``dst`` (atomically; ``dst`` may be ``src``).
+
+    What is left (weights, RNG, trainer state) evaluates, predicts and exports as before, at about a
+    third of the size with Adam; it cannot resume a run exactly. Returns the bytes written.
+    """
+    tensors, meta = read_checkpoint(src)
+    tensors = {k: v for k, v in tensors.items() if not k.startswith("optim.")}
+    meta.pop("optimizer", None)
+    meta["optimizer_stripped"] = True
+    with atomic_path(Path(dst)) as tmp:
+        save_file(tensors, str(tmp), metadata={"handvae": json.dumps(meta)})
+    return Path(dst).stat().st_size

@@ -24,6 +24,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="the .safetensors file to write (default: released/NAME.safetensors "
                                             "in the package, or in $HANDVAE_RELEASED_DIR)")
     p.add_argument("--fp16", action="store_true", help="store the weights as float16 (loaded back as float32)")
+    p.add_argument("--data-note", default="", metavar="TEXT",
+                   help="the training data in words, recorded in the metadata (for a run trained on another "
+                        "machine, whose prepared cache is not here to be described)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from handvae.models.released import check_name, released_dir
 
     out = args.out or released_dir() / f"{check_name(args.name)}.safetensors"
-    s = release_export(args.source, args.name, out, fp16=args.fp16)
+    s = release_export(args.source, args.name, out, fp16=args.fp16, data_note=args.data_note)
     print(f"wrote {s.path}: {s.bytes / 1e6:.2f} MB, {s.tensors} tensors ({s.parameters:,} values) stored as "
           f"{s.dtype}, RGB -> pose path of {s.checkpoint}")
     if args.fp16:

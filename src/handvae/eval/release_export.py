@@ -57,11 +57,14 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-def training_data(cfg) -> dict:
-    """The training data of ``cfg``: cache folder, splits, and the train split's manifest when readable."""
+def training_data(cfg, note: str = "") -> dict:
+    """The training data of ``cfg``: cache folder, splits, the train split's manifest when readable, and
+    ``note``, a description in words when given (for a run trained elsewhere, whose cache is not at hand)."""
 
     desc: dict = {"cache": cfg.data.cache, "train_split": cfg.data.train_split, "val_split": cfg.data.val_split,
                   "val_holdout": cfg.data.val_holdout, "crop_size": cfg.data.crop_size}
+    if note:
+        desc["note"] = note
     if not cfg.data.cache:
         desc["manifest"] = "unknown: the config names no cache"
         return desc
@@ -127,13 +130,14 @@ def _outputs(model: torch.nn.Module, size: int) -> np.ndarray:
 
 
 def release_metadata(name: str, cfg, checkpoint: Path, state: dict, dtype: str, recorded: np.ndarray,
-                     fp32: np.ndarray) -> dict[str, str]:
+                     fp32: np.ndarray, data_note: str = "") -> dict[str, str]:
     """The safetensors string metadata of a released file (fields in :mod:`handvae.models.released`)."""
 
     return {
         "format": RELEASE_FORMAT, "name": name, "config": json.dumps(to_dict(cfg)),
         "commit": git_commit() or "unknown", "training_commit": _training_commit(checkpoint),
-        "training_data": json.dumps(training_data(cfg)), "metrics": json.dumps(run_metrics(checkpoint, state)),
+        "training_data": json.dumps(training_data(cfg, data_note)),
+        "metrics": json.dumps(run_metrics(checkpoint, state)),
         "hands": str(state.get("hands", "both")), "dtype": dtype, "reference_input": REFERENCE_DESCRIPTION,
         "recorded_outputs": json.dumps(recorded.tolist()), "fp32_outputs": json.dumps(fp32.tolist()),
         "source": json.dumps({"checkpoint": str(checkpoint), "step": state.get("step"),
@@ -141,9 +145,11 @@ def release_metadata(name: str, cfg, checkpoint: Path, state: dict, dtype: str, 
     }
 
 
-def release_export(source: str | os.PathLike, name: str, out: str | os.PathLike, fp16: bool = False) -> ReleaseSummary:
+def release_export(source: str | os.PathLike, name: str, out: str | os.PathLike, fp16: bool = False,
+                   data_note: str = "") -> ReleaseSummary:
     """Export the RGB -> pose path of run or checkpoint ``source`` as released model ``name`` to ``out``.
 
+    ``data_note`` describes the training data in words (recorded beside what the config's cache tells).
     The file is written under a temporary name and renamed into place. Returns what was written.
     """
 
@@ -163,7 +169,7 @@ def release_export(source: str | os.PathLike, name: str, out: str | os.PathLike,
     slim.load_state_dict(as_float32(tensors), strict=True)
     fp32, recorded = _outputs(full, size), _outputs(slim, size)
     dtype = "float16" if fp16 else "float32"
-    meta = release_metadata(name, cfg, ckpt, state, dtype, recorded, fp32)
+    meta = release_metadata(name, cfg, ckpt, state, dtype, recorded, fp32, data_note)
     data = save(tensors, metadata=meta)
     atomic_write_bytes(out, data)
     return ReleaseSummary(path=out, checkpoint=ckpt, bytes=len(data), tensors=len(tensors),
