@@ -14,6 +14,16 @@
 #      $OUT/run, and checkpoints/best.safetensors without its optimiser state (a third of the size; it
 #      evaluates and exports, it does not resume), in 15 MiB parts when larger (a lease returns at most 8
 #      files of at most 16 MiB each; a width-32 model's weights are 11.6 MB): join them with cat.
+# Across leases (a run longer than one lease): KEEP_LAST=1 also brings back the last checkpoint with its
+# optimiser state (run/checkpoints/last.part*, 35 MB at width 32), and then packs the run's small files into
+# run_files.tar to stay within 8 files. Here, unpack them into a folder the next lease carries (git ignores
+# gpu_work/; the device tool's carry takes up to 64 MiB):
+#   mkdir -p gpu_work/from/run/checkpoints && tar -xf OUT/run_files.tar -C gpu_work/from &&
+#   cat OUT/run/checkpoints/last.part* > gpu_work/from/run/checkpoints/last.safetensors
+# and start the next lease with FROM=gpu_work/from (carry gpu_work/from) and the same CONFIG and SET: it
+# renders the same world (same seeds; refused when the prepared training split's checksum differs from
+# the one the run trained on, for example after a change to the world's code), and resumes the run
+# exactly on the cosine planned in the first lease (TRAIN_S there: the training seconds over all leases).
 # STEPS=N trains a fixed N steps instead (a rebuild of a recorded run: no cosine planned from the time left,
 # no time limit; END_S is then ignored).
 # Exits 1 when too little time is left to train (rendering took it) or the training fails.
@@ -45,6 +55,8 @@ HOLDOUT=${HOLDOUT:-500}  # the last training samples (seed 0's), held out for ch
 PY=${PYTHON:-python3}
 export PYTHONPATH=src PYTHONUNBUFFERED=1
 STEPS=${STEPS:-}      # a fixed number of steps (no time budget)
+FROM=${FROM:-}        # a run brought back from an earlier lease (KEEP_LAST=1), to resume
+KEEP_LAST=${KEEP_LAST:-}  # 1: also bring back the last checkpoint, with its optimiser state
 TRAIN_S=${TRAIN_S:-}  # training seconds the cosine is planned for, over all calls (default: what this call leaves)
 WORK=${WORK:-}        # a folder kept between calls (a lease keeps ignored folders of the repo while warm)
 mkdir -p "$OUT/run"
@@ -102,6 +114,21 @@ if [ -f "$W/cache.done" ]; then
 else
   render_and_prepare
 fi
+adopt_run() {
+  # an earlier lease's run (FROM): only onto the world it trained on
+  local want have
+  want=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["checksum"])' "$FROM/run/train_manifest.json")
+  have=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["checksum"])' "$W/cache/train/manifest.json")
+  [ "$want" = "$have" ] || { say "FROM=$FROM trained on training split $want, rendered here $have: not resumed"; exit 1; }
+  mkdir -p "$W/run/checkpoints"
+  cp "$FROM/run/config.yaml" "$FROM/run/log.jsonl" "$W/run/"
+  cp "$FROM/run/checkpoints/last.safetensors" "$W/run/checkpoints/"
+  cp "$FROM/run/plan.txt" "$W/plan.txt"
+  say "adopted the run of $FROM (training split $have)"
+}
+if [ -n "$FROM" ] && [ ! -f "$W/run/checkpoints/last.safetensors" ]; then
+  adopt_run
+fi
 left=$(( END_S - ($(date +%s) - t0) - 45 ))  # 45 s: start-up, validations, the final save and the copy
 resume=()
 if [ -f "$W/run/checkpoints/last.safetensors" ]; then
@@ -141,5 +168,11 @@ cp "$W/cache/train/manifest.json" "$OUT/run/train_manifest.json" || true
 mkdir -p "$OUT/run/checkpoints" && "$PY" -c 'import sys; from handvae.checkpoint import strip_optimizer
 strip_optimizer(sys.argv[1], sys.argv[2])' "$W/run/checkpoints/best.safetensors" "$W/best_weights.safetensors" \
   && split -b 15M "$W/best_weights.safetensors" "$OUT/run/checkpoints/best.part" || true
+if [ -n "$KEEP_LAST" ]; then
+  cp "$W/plan.txt" "$OUT/run/"
+  split -b 15M "$W/run/checkpoints/last.safetensors" "$OUT/run/checkpoints/last.part" || true
+  (cd "$OUT" && tar -cf run_files.tar run/config.yaml run/log.jsonl run/env.json run/train_manifest.json \
+    run/plan.txt && rm run/config.yaml run/log.jsonl run/env.json run/train_manifest.json run/plan.txt) || true
+fi
 say "done"
 exit "$rc"
