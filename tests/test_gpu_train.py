@@ -34,10 +34,15 @@ def unpack(out: Path, into: Path) -> Path:
     """What the next lease carries (the commands of docs/LEARNING.md section 5): the run's files and its last
     checkpoint joined from its parts."""
     with tarfile.open(out / "run_files.tar") as tar:
-        tar.extractall(into, filter="data")
+        members = [m for m in tar.getmembers() if m.isfile() and m.name.startswith("run/") and ".." not in m.name]
+        for m in members:
+            (into / m.name).parent.mkdir(parents=True, exist_ok=True)
+            (into / m.name).write_bytes(tar.extractfile(m).read())
     (into / "run" / "checkpoints").mkdir(parents=True)
-    parts = sorted((out / "run" / "checkpoints").glob("last.part*"))
-    (into / "run" / "checkpoints" / "last.safetensors").write_bytes(b"".join(p.read_bytes() for p in parts))
+    for name in ("last", "best"):
+        parts = sorted((out / "run" / "checkpoints").glob(f"{name}.part*"))
+        assert parts, f"{out}: no {name}.part* came back"
+        (into / "run" / "checkpoints" / f"{name}.safetensors").write_bytes(b"".join(p.read_bytes() for p in parts))
     return into
 
 

@@ -17,15 +17,17 @@
 # Across leases (a run longer than one lease): KEEP_LAST=1 also brings back the last checkpoint with its
 # optimiser state (run/checkpoints/last.part*, 35 MB at width 32), and then packs the run's small files into
 # run_files.tar to stay within 8 files. Here, unpack them into a folder the next lease carries (git ignores
-# gpu_work/; the device tool's carry takes up to 64 MiB):
+# gpu_work/; the device tool's carry takes up to 64 MiB: 47 MB at width 32):
 #   mkdir -p gpu_work/from/run/checkpoints && tar -xf OUT/run_files.tar -C gpu_work/from &&
-#   cat OUT/run/checkpoints/last.part* > gpu_work/from/run/checkpoints/last.safetensors
+#   cat OUT/run/checkpoints/last.part* > gpu_work/from/run/checkpoints/last.safetensors &&
+#   cat OUT/run/checkpoints/best.part* > gpu_work/from/run/checkpoints/best.safetensors
 # and start the next lease with FROM=gpu_work/from (carry gpu_work/from) and the same CONFIG and SET: it
 # renders the same world (same seeds; refused when the prepared training split's checksum differs from
 # the one the run trained on, for example after a change to the world's code), and resumes the run
 # exactly on the cosine planned in the first lease (TRAIN_S there: the training seconds over all leases).
-# STEPS=N trains a fixed N steps instead (a rebuild of a recorded run: no cosine planned from the time left,
-# no time limit; END_S is then ignored).
+# A WORK folder that already holds a run (an earlier call of this lease) resumes that one; FROM is then unused.
+# STEPS=N plans the cosine over N steps instead of from the time left (a rebuild of a recorded run); each
+# call still stops by END_S (set it large where no lease limits the time), and a later call resumes.
 # Exits 1 when too little time is left to train (rendering took it) or the training fails.
 #
 # Across calls of one lease: with WORK=gpu_work (a folder of the repo that git ignores, which a lent machine
@@ -54,7 +56,7 @@ WORKERS=${WORKERS:-16}
 HOLDOUT=${HOLDOUT:-500}  # the last training samples (seed 0's), held out for choosing the checkpoint
 PY=${PYTHON:-python3}
 export PYTHONPATH=src PYTHONUNBUFFERED=1
-STEPS=${STEPS:-}      # a fixed number of steps (no time budget)
+STEPS=${STEPS:-}      # the cosine's number of steps, instead of one planned from the time left
 FROM=${FROM:-}        # a run brought back from an earlier lease (KEEP_LAST=1), to resume
 KEEP_LAST=${KEEP_LAST:-}  # 1: also bring back the last checkpoint, with its optimiser state
 TRAIN_S=${TRAIN_S:-}  # training seconds the cosine is planned for, over all calls (default: what this call leaves)
@@ -123,11 +125,17 @@ adopt_run() {
   mkdir -p "$W/run/checkpoints"
   cp "$FROM/run/config.yaml" "$FROM/run/log.jsonl" "$W/run/"
   cp "$FROM/run/checkpoints/last.safetensors" "$W/run/checkpoints/"
+  # the best so far, so that a lease whose validations do not beat it still brings one back
+  [ ! -f "$FROM/run/checkpoints/best.safetensors" ] || cp "$FROM/run/checkpoints/best.safetensors" "$W/run/checkpoints/"
   cp "$FROM/run/plan.txt" "$W/plan.txt"
   say "adopted the run of $FROM (training split $have)"
 }
-if [ -n "$FROM" ] && [ ! -f "$W/run/checkpoints/last.safetensors" ]; then
-  adopt_run
+if [ -n "$FROM" ]; then
+  if [ -f "$W/run/checkpoints/last.safetensors" ]; then
+    say "FROM=$FROM unused: $W holds a run already (an earlier call of this lease), resumed instead"
+  else
+    adopt_run
+  fi
 fi
 left=$(( END_S - ($(date +%s) - t0) - 45 ))  # 45 s: start-up, validations, the final save and the copy
 resume=()
@@ -143,9 +151,10 @@ print(int(rows[-1]["train_seconds"]) if rows else 0)' "$W/run/log.jsonl")
   say "resume $CONFIG at $done_s s of training: $left s more, cosine over $steps steps of $BATCH"
 elif [ -n "$STEPS" ]; then
   steps=$STEPS
+  (( left >= 30 )) || { say "only $left s left to train: not started"; exit 1; }
   echo "$steps" > "$W/plan.txt"
-  budget=100000
-  say "train $CONFIG: $steps steps of $BATCH, cosine, no time limit"
+  budget=$left
+  say "train $CONFIG: $left s left in this call, cosine over $steps steps of $BATCH (STEPS)"
 else
   [ "$RATE" = auto ] && measure_rate
   left=$(( END_S - ($(date +%s) - t0) - 45 ))
@@ -165,10 +174,15 @@ cp "$W/run/config.yaml" "$W/run/log.jsonl" "$W/run/env.json" "$OUT/run/" || true
 cp "$W/cache/train/manifest.json" "$OUT/run/train_manifest.json" || true
 # a lease brings back at most 8 files of at most 16 MiB: the best weights without the optimiser's moments, in
 # 15 MiB parts when larger; here: cat run/checkpoints/best.part* > run/checkpoints/best.safetensors
+best=$W/run/checkpoints/best.safetensors
+if [ ! -f "$best" ] && [ -f "$W/run/checkpoints/last.safetensors" ]; then
+  best=$W/run/checkpoints/last.safetensors
+  say "no best checkpoint in the run: the last one comes back as best.part*"
+fi
 mkdir -p "$OUT/run/checkpoints" && "$PY" -c 'import sys; from handvae.checkpoint import strip_optimizer
-strip_optimizer(sys.argv[1], sys.argv[2])' "$W/run/checkpoints/best.safetensors" "$W/best_weights.safetensors" \
+strip_optimizer(sys.argv[1], sys.argv[2])' "$best" "$W/best_weights.safetensors" \
   && split -b 15M "$W/best_weights.safetensors" "$OUT/run/checkpoints/best.part" || true
-if [ -n "$KEEP_LAST" ]; then
+if [ "$KEEP_LAST" = 1 ]; then
   cp "$W/plan.txt" "$OUT/run/"
   split -b 15M "$W/run/checkpoints/last.safetensors" "$OUT/run/checkpoints/last.part" || true
   (cd "$OUT" && tar -cf run_files.tar run/config.yaml run/log.jsonl run/env.json run/train_manifest.json \

@@ -33,6 +33,7 @@ from handvae.models.released import (
     pose_path_state,
     reference_input,
 )
+from handvae.schema import Config
 
 FP16_MAX = 65504.0  # the largest finite float16
 
@@ -57,7 +58,7 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-def training_data(cfg, note: str = "") -> dict:
+def training_data(cfg: Config, note: str = "") -> dict:
     """The training data of ``cfg``: cache folder, splits, the train split's manifest when readable, and
     ``note``, a description in words when given (for a run trained elsewhere, whose cache is not at hand)."""
 
@@ -129,7 +130,7 @@ def _outputs(model: torch.nn.Module, size: int) -> np.ndarray:
     return model.predict_pose(reference_input(size)).float().numpy()
 
 
-def release_metadata(name: str, cfg, checkpoint: Path, state: dict, dtype: str, recorded: np.ndarray,
+def release_metadata(name: str, cfg: Config, checkpoint: Path, state: dict, dtype: str, recorded: np.ndarray,
                      fp32: np.ndarray, data_note: str = "") -> dict[str, str]:
     """The safetensors string metadata of a released file (fields in :mod:`handvae.models.released`)."""
 
