@@ -214,3 +214,15 @@ def write_stb_frames(root: Path, seq: str, label_depth_frame: np.ndarray, joints
         _write_sk_frame(folder, i, xyz, xyz[:, 2].mean())
     scipy.io.savemat(root / "labels" / f"{seq}_SK.mat", {"handPara": para})
     return root
+
+
+def crop_photo(tiny_cache, folder: Path, i: int = 1, mirror: bool = False) -> tuple[Path, np.ndarray]:
+    """A cached test crop saved as a photo (the whole image is then the crop, unchanged)."""
+    from handvae.data.cache import open_split
+
+    crop = np.array(open_split(tiny_cache / "test", ["image"])["image"][i])
+    crop = np.ascontiguousarray(crop[:, ::-1]) if mirror else crop
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{'mirror' if mirror else 'photo'}{i}.png"
+    Image.fromarray(crop).save(path)
+    return path, crop

@@ -80,3 +80,39 @@ def foreign_checkpoints(tiny_checkpoint, folder):
     other = folder / "other.safetensors"
     save_file(tensors, str(other), metadata={"handvae": json.dumps(meta)})
     return {"png": png, "junk": junk, "other": other}
+
+
+# --- released models: the tiny S4 run exported (tests/test_released.py, tests/test_hand_auto.py) ----------
+@pytest.fixture(scope="module")
+def run_dir(tiny_run, tiny_cache, tmp_path_factory):
+    """A copy of the 4-step S4 run (one per test module), evaluated (``eval_test/metrics.json``) so that export
+    has metrics to record."""
+    import shutil
+
+    from handvae.cli import main
+
+    run = tmp_path_factory.mktemp("release_run") / "s4"
+    shutil.copytree(tiny_run, run)
+    assert main(["evaluate", str(run), "--data", str(tiny_cache), "--no-baseline"]) == 0
+    return run
+
+
+@pytest.fixture(scope="module")
+def released(run_dir, tmp_path_factory):
+    """``{dtype: path}``: the run exported as ``s4`` (float32) and ``s4h`` (float16) into one released folder."""
+    from handvae.cli import main
+
+    folder = tmp_path_factory.mktemp("released")
+    assert main(["release-export", str(run_dir), "--name", "s4", "--out", str(folder / "s4.safetensors")]) == 0
+    assert main(["release-export", str(run_dir), "--name", "s4h", "--out", str(folder / "s4h.safetensors"),
+                 "--fp16", "--data-note", "tiny world, seed 0"]) == 0
+    return {"float32": folder / "s4.safetensors", "float16": folder / "s4h.safetensors"}
+
+
+@pytest.fixture()
+def released_env(released, monkeypatch):
+    """``released``, with ``$HANDVAE_RELEASED_DIR`` pointing at its folder for the test."""
+    from handvae.models.released import ENV_DIR
+
+    monkeypatch.setenv(ENV_DIR, str(released["float32"].parent))
+    return released

@@ -1,20 +1,20 @@
 """Released models: the RGB -> pose path in safetensors, loading with clear errors, predict / evaluate /
-export-onnx by name, ``--hand auto``, and the weights shipped in the package (when there are any)."""
+export-onnx by name, and the benchmarks that use them (``--hand auto``: tests/test_hand_auto.py; the
+fixtures ``run_dir``, ``released``, ``released_env``: tests/conftest.py)."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from _data_fixtures import crop_photo
 from handvae.cli import main
 from handvae.errors import UserError
 from handvae.models.released import (
@@ -32,31 +32,6 @@ S = 32  # the tiny model's crop size
 # (ResNet-18 convolutions, BatchNorms, heads, the pose MLP), times the output's scale: 20 * 2^-11 ~ 1 %.
 FP16_RELATIVE_TOLERANCE = 20 * 2.0**-11
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-@pytest.fixture(scope="module")
-def run_dir(tiny_run, tiny_cache, tmp_path_factory):
-    """A copy of the 4-step S4 run, evaluated (``eval_test/metrics.json``) so that export has metrics to record."""
-    run = tmp_path_factory.mktemp("release_run") / "s4"
-    shutil.copytree(tiny_run, run)
-    assert main(["evaluate", str(run), "--data", str(tiny_cache), "--no-baseline"]) == 0
-    return run
-
-
-@pytest.fixture(scope="module")
-def released(run_dir, tmp_path_factory):
-    """``{dtype: path}``: the run exported as ``s4`` (float32) and ``s4h`` (float16) into one released folder."""
-    folder = tmp_path_factory.mktemp("released")
-    assert main(["release-export", str(run_dir), "--name", "s4", "--out", str(folder / "s4.safetensors")]) == 0
-    assert main(["release-export", str(run_dir), "--name", "s4h", "--out", str(folder / "s4h.safetensors"),
-                 "--fp16", "--data-note", "tiny world, seed 0"]) == 0
-    return {"float32": folder / "s4.safetensors", "float16": folder / "s4h.safetensors"}
-
-
-@pytest.fixture()
-def released_env(released, monkeypatch):
-    monkeypatch.setenv(ENV_DIR, str(released["float32"].parent))
-    return released
 
 
 def full_model_outputs(run) -> np.ndarray:
@@ -205,18 +180,6 @@ def test_unknown_and_missing_models(released_env, tmp_path, monkeypatch, capsys)
 
 
 # --- (d) the verbs by name ---------------------------------------------------------------------------------
-def crop_photo(tiny_cache, folder: Path, i: int = 1, mirror: bool = False) -> tuple[Path, np.ndarray]:
-    """A cached test crop saved as a photo (the whole image is then the crop, unchanged)."""
-    from handvae.data.cache import open_split
-
-    crop = np.array(open_split(tiny_cache / "test", ["image"])["image"][i])
-    crop = np.ascontiguousarray(crop[:, ::-1]) if mirror else crop
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{'mirror' if mirror else 'photo'}{i}.png"
-    Image.fromarray(crop).save(path)
-    return path, crop
-
-
 @pytest.mark.parametrize("how", [["--model", "s4"], []])
 def test_predict_with_a_released_model(released_env, run_dir, tiny_cache, tmp_path, how):
     photo, _ = crop_photo(tiny_cache, tmp_path / "in")
@@ -281,88 +244,6 @@ def test_export_onnx_of_a_released_model(released_env, tmp_path, capsys):
     assert main(["export-onnx", "--model", "s4", str(out), str(out)]) == 2
 
 
-# --- (e) --hand auto ---------------------------------------------------------------------------------------
-def tiny_probe(model, tiny_cache):
-    """A hand probe of the tiny model, fitted briefly on the tiny training crops."""
-    from handvae.data.cache import open_split
-    from handvae.predict.hand_probe import fit_hand_probe
-
-    return fit_hand_probe(model, np.asarray(open_split(tiny_cache / "train", ["image"])["image"][:32]), hidden=4,
-                          epochs=2)  # fmt: skip
-
-
-@pytest.mark.parametrize("score", ["confidence", "kl", "stability", "probe"])
-def test_auto_on_the_mirror_image_picks_the_other_side(released, tiny_cache, score):
-    from handvae.data.cache import open_split
-    from handvae.predict.handedness import choose_hand
-
-    model, _, _ = load_released_file(released["float32"])
-    probe = tiny_probe(model, tiny_cache) if score == "probe" else None
-
-    images = np.asarray(open_split(tiny_cache / "test", ["image"])["image"][:6])
-    picks = []
-    for x in images:
-        a, b = choose_hand(model, x, score, probe), choose_hand(model, np.ascontiguousarray(x[:, ::-1]), score, probe)
-        assert {a.hand, b.hand} == {"left", "right"}
-        assert a.scores == {"right": b.scores["left"], "left": b.scores["right"]}
-        np.testing.assert_array_equal(b.pose, a.pose * [-1.0, 1.0, 1.0])
-        np.testing.assert_array_equal(a.pose, a.poses[a.hand])
-        picks.append(a.hand)
-    assert len(picks) == 6
-
-
-def test_auto_poses_are_those_of_the_chosen_side(released_env, tiny_cache, tmp_path):
-    """Through the CLI: auto on X and on its mirror image pick opposite sides, each pose that of ``--hand`` side."""
-    recs = {}
-    for mirror in (False, True):
-        photo, _ = crop_photo(tiny_cache, tmp_path / "in", 2, mirror)
-        out = tmp_path / f"auto_{mirror}"
-        assert main(["predict", str(photo), "--model", "s4", "--hand", "auto", "--out", str(out), "--no-progress"]) == 0
-        rec = json.loads((out / f"{photo.stem}.json").read_text())
-        forced = tmp_path / f"forced_{mirror}"
-        assert main(["predict", str(photo), "--model", "s4", "--hand", rec["hand"], "--out", str(forced),
-                     "--no-progress"]) == 0
-        assert json.loads((forced / f"{photo.stem}.json").read_text())["pose_normalised"] == rec["pose_normalised"]
-        assert rec["hand_decision"]["requested"] == "auto" and rec["mirrored_for_model"] == (rec["hand"] == "left")
-        recs[mirror] = rec
-    assert {recs[False]["hand"], recs[True]["hand"]} == {"left", "right"}
-    np.testing.assert_allclose(np.array(recs[True]["pose_normalised"]),
-                               np.array(recs[False]["pose_normalised"]) * [-1.0, 1.0, 1.0], atol=1e-5)
-
-
-def test_auto_uses_a_probe_where_the_model_has_one(released_env, run_dir, tiny_cache, tmp_path, monkeypatch):
-    """Released with a probe in ``hand/``: auto scores by it unless told otherwise; without one, by stability;
-    a checkpoint takes a probe file with --hand-probe."""
-    from handvae.predict.hand_probe import save_hand_probe
-
-    model, _, _ = load_released_file(released_env["float32"])
-    folder = tmp_path / "rel"
-    shutil.copytree(released_env["float32"].parent, folder)
-    probe_file = save_hand_probe(tiny_probe(model, tiny_cache), folder / "hand" / "s4.safetensors", "s4", {})
-    photo, _ = crop_photo(tiny_cache, tmp_path / "in")
-
-    def score_used(*extra: str) -> str:
-        out = tmp_path / f"out{len(list(tmp_path.iterdir()))}"
-        assert main(["predict", str(photo), "--hand", "auto", *extra, "--out", str(out), "--no-progress"]) == 0
-        return json.loads((out / "photo1.json").read_text())["hand_decision"]["score"]
-
-    assert score_used() == "stability"  # released_env's folder ships no probe
-    monkeypatch.setenv(ENV_DIR, str(folder))
-    assert score_used() == "probe"
-    assert score_used("--hand-score", "kl") == "kl"
-    assert score_used("--checkpoint", str(run_dir)) == "stability"
-    assert score_used("--checkpoint", str(run_dir), "--hand-probe", str(probe_file)) == "probe"
-
-
-def test_the_cli_offers_the_scores_handedness_has():
-    from handvae.cli.predict import DEFAULT_SCORE, HAND_SCORES, TTA_DEG
-    from handvae.models import tta
-    from handvae.predict import handedness
-
-    assert HAND_SCORES == handedness.SCORES and DEFAULT_SCORE == handedness.DEFAULT_SCORE
-    assert TTA_DEG == tta.TTA_DEG
-
-
 # --- benchmarks (smoke) ------------------------------------------------------------------------------------
 def load_benchmark(name: str):
     spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
@@ -412,27 +293,3 @@ def test_demo_shows_the_released_model_on_photos(released_env, tmp_path, capsys)
     assert (out / "p0_overlay.png").is_file() and "released model s4 on 2 photo(s)" in capsys.readouterr().out
     show_released(tmp_path / "demo2", tmp_path / "absent", count=2, seed=0)  # no photos: synthetic hands
     assert len(list((tmp_path / "demo2" / "released").glob("*.json"))) == 2
-
-
-def test_fit_hand_probe_tool(released_env, tiny_cache, tmp_path, capsys):
-    from handvae.predict.hand_probe import load_hand_probe
-
-    spec = importlib.util.spec_from_file_location("fit_hand_probe", BENCHMARKS.parent / "tools" / "fit_hand_probe.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    out = tmp_path / "probe.safetensors"
-    assert tool.main(["--model", "s4", "--data", str(tiny_cache), "--holdout", "16", "--epochs", "2", "--hidden", "4",
-                      "--out", str(out)]) == 0  # fmt: skip
-    _, meta = load_hand_probe(out)
-    assert meta["model"] == "s4" and meta["fit"]["crops"] == [0, 80] and meta["fit"]["hidden"] == 4
-    for score in ("probe", "stability"):
-        assert 0.0 <= meta["fit"]["accuracy"]["synthetic_holdout"][score] <= 1.0
-    assert "picks the right side on synthetic_holdout (16 crops)" in capsys.readouterr().out
-    # a cache of crops as photographed (left hands not mirrored) would invert every score: refused
-    unmirrored = tmp_path / "unmirrored" / "train"
-    unmirrored.mkdir(parents=True)
-    manifest = json.loads((tiny_cache / "train" / "manifest.json").read_text())
-    manifest["config"]["mirror"] = "none"
-    (unmirrored / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(SystemExit, match="prepared with --mirror none; expected left hands mirrored"):
-        tool.main(["--model", "s4", "--data", str(unmirrored.parent), "--out", str(tmp_path / "x.safetensors")])
