@@ -179,7 +179,8 @@ if [ ! -f "$best" ] && [ -f "$W/run/checkpoints/last.safetensors" ]; then
   best=$W/run/checkpoints/last.safetensors
   say "no best checkpoint in the run: the last one comes back as best.part*"
 fi
-mkdir -p "$OUT/run/checkpoints" && "$PY" -c 'import sys; from handvae.checkpoint import strip_optimizer
+mkdir -p "$OUT/run/checkpoints" && rm -f "$OUT/run/checkpoints/"*.part*  # none left by an earlier call into OUT
+"$PY" -c 'import sys; from handvae.checkpoint import strip_optimizer
 strip_optimizer(sys.argv[1], sys.argv[2])' "$best" "$W/best_weights.safetensors" \
   && split -b 15M "$W/best_weights.safetensors" "$OUT/run/checkpoints/best.part" || true
 if [ "$KEEP_LAST" = 1 ]; then
