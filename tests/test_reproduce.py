@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import tiny_overrides
 from handvae import checkpoint as ck
 from handvae.experiments.reproduce import train_and_evaluate
@@ -74,3 +76,15 @@ def test_the_labelled_part_alone_is_exactly_the_semi_supervised_runs_labelled_sa
     assert loaders["semi"].n_labelled == loaders["alone"].n == 20  # 25% of the 96 - 16 samples training may use
     assert loaders["semi"].paired and loaders["semi"].indices(0).view(-1, 8)[:, :4].reshape(-1).tolist() == (
         loaders["alone"].indices(0)[: len(loaders["semi"]) * 4].tolist())  # in the alone run's order
+
+
+@pytest.mark.parametrize(("extra", "want"), [([], 7), (["--weak-steps", "3"], 3)])
+def test_weak_runs_take_table_1s_steps_unless_told(monkeypatch, tmp_path, extra, want):
+    """At 400 steps every weak-supervision run stayed at the floor: ``--weak-steps`` follows ``--steps``."""
+    from handvae.cli import main
+    from handvae.experiments import reproduce as rp
+
+    seen = []
+    monkeypatch.setattr(rp, "reproduce", lambda settings, preset: seen.append(settings))
+    assert main(["reproduce", "--out", str(tmp_path), "--steps", "7", *extra]) == 0
+    assert (seen[0].steps, seen[0].weak_steps) == (7, want)

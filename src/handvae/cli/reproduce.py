@@ -20,7 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train", type=int, default=10000, help="synthetic training samples (default 10000)")
     p.add_argument("--test", type=int, default=500, help="synthetic test samples (default 500)")
     p.add_argument("--steps", type=int, default=4000, help="training steps per Table 1 row (default 4000)")
-    p.add_argument("--weak-steps", type=int, default=400, help="training steps per weak-supervision run (default 400)")
+    p.add_argument("--weak-steps", type=int, default=None,
+                   help="training steps per weak-supervision run (default: --steps, Table 1's budget)")
     p.add_argument("--weak", default="0.05,0.1,0.25,0.5,1.0", help="labelled fractions, comma-separated")
     p.add_argument(
         "--extra-seeds", default="1,2", help="S1 is retrained with these seeds to measure the seed spread ('' for none)"
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         train=args.train,
         test=args.test,
         steps=args.steps,
-        weak_steps=args.weak_steps,
+        weak_steps=args.steps if args.weak_steps is None else args.weak_steps,
         seed=args.seed,
         workers=args.workers,
         weak=weak,
