@@ -116,11 +116,12 @@ if [ -f "$W/cache.done" ]; then
 else
   render_and_prepare
 fi
+checksum() { "$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["checksum"])' "$1"; }
 adopt_run() {
   # an earlier lease's run (FROM): only onto the world it trained on
   local want have
-  want=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["checksum"])' "$FROM/run/train_manifest.json")
-  have=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["checksum"])' "$W/cache/train/manifest.json")
+  want=$(checksum "$FROM/run/train_manifest.json")
+  have=$(checksum "$W/cache/train/manifest.json")
   [ "$want" = "$have" ] || { say "FROM=$FROM trained on training split $want, rendered here $have: not resumed"; exit 1; }
   mkdir -p "$W/run/checkpoints"
   cp "$FROM/run/config.yaml" "$FROM/run/log.jsonl" "$W/run/"
@@ -186,8 +187,8 @@ strip_optimizer(sys.argv[1], sys.argv[2])' "$best" "$W/best_weights.safetensors"
 if [ "$KEEP_LAST" = 1 ]; then
   cp "$W/plan.txt" "$OUT/run/"
   split -b 15M "$W/run/checkpoints/last.safetensors" "$OUT/run/checkpoints/last.part" || true
-  (cd "$OUT" && tar -cf run_files.tar run/config.yaml run/log.jsonl run/env.json run/train_manifest.json \
-    run/plan.txt && rm run/config.yaml run/log.jsonl run/env.json run/train_manifest.json run/plan.txt) || true
+  (cd "$OUT" && tar -cf run_files.tar --remove-files run/config.yaml run/log.jsonl run/env.json \
+    run/train_manifest.json run/plan.txt) || true
 fi
 say "done"
 exit "$rc"

@@ -96,6 +96,11 @@ def save_checkpoint(
         tensors.update(opt_tensors)
     rng_tensors, meta["rng"] = rng_state()
     tensors.update(rng_tensors)
+    _write(path, tensors, meta)
+
+
+def _write(path: Path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    """The checkpoint file: ``tensors`` and the JSON ``meta`` under ``handvae``, written atomically."""
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={"handvae": json.dumps(meta)})
 
@@ -210,6 +215,5 @@ def strip_optimizer(src: str | os.PathLike, dst: str | os.PathLike) -> int:
     tensors = {k: v for k, v in tensors.items() if not k.startswith("optim.")}
     meta.pop("optimizer", None)
     meta["optimizer_stripped"] = True
-    with atomic_path(Path(dst)) as tmp:
-        save_file(tensors, str(tmp), metadata={"handvae": json.dumps(meta)})
+    _write(Path(dst), tensors, meta)
     return Path(dst).stat().st_size
