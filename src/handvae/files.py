@@ -1,10 +1,12 @@
 """The one home for writing files: every output is written under a temporary name beside its final
 path and renamed into place, so an interrupted write never leaves a half-written file where a
-complete one was (the previous version survives). Also where a written file says what made it.
+complete one was (the previous version survives). Also where a written file says what made it, and a file's
+SHA-256.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import tempfile
@@ -69,3 +71,12 @@ def git_commit(cwd: str | os.PathLike | None = None) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("+dirty" if dirty else "")
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of the file at ``path``, as hex (read in 1 MiB chunks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -128,6 +128,9 @@ class TrainerConfig:
     compile: bool = False
     nan_limit: int = 10  # consecutive non-finite steps before the run stops
     iterative: bool = False  # Spurr et al.'s alternating baseline
+    # a run folder, checkpoint or released model file whose weights start this run where names and shapes match
+    # (fine-tuning; an S4 started from an S1); the rest starts fresh. Ignored by --resume (the checkpoint wins)
+    init_from: str = ""
 
 
 @dataclass

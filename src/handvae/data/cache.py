@@ -27,6 +27,7 @@ import numpy as np
 from handvae.data.raw import unmirror_xyz
 from handvae.data.viewpoint import undo_viewpoint
 from handvae.errors import UserError
+from handvae.files import file_sha256
 
 CACHE_FORMAT = 1
 
@@ -53,14 +54,6 @@ def fields(size: int, n_points: int) -> dict[str, tuple[tuple[int, ...], str]]:
         "side": ((), "uint8"),  # original hand side: 0 left, 1 right
         "mirrored": ((), "bool"),
     }
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def versions() -> dict[str, str]:

@@ -15,6 +15,7 @@ import torch
 from handvae.checkpoint import model_state, read_checkpoint
 from handvae.config import ConfigError, config_from_dict
 from handvae.errors import UserError
+from handvae.files import file_sha256
 from handvae.models.released import is_released_file, load_released_file, read_release
 from handvae.schema import Config
 
@@ -70,6 +71,36 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", whic
         raise UserError(f"{ckpt}: weights do not fit strategy {cfg.model.strategy}/{cfg.model.alignment} "
                         f"(missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})")
     return model.to(device).eval(), cfg, ckpt
+
+
+def init_weights(model: torch.nn.Module, source: str | os.PathLike, crop_size: int) -> dict:
+    """Initialise ``model`` from the weights of another run: a run folder (its best checkpoint), a checkpoint or a
+    released model file (``trainer.init_from``: fine-tuning on other data, or an S4 started from an S1).
+
+    Every tensor of ``source`` whose name is in ``model`` is copied (float16 storage as float32); the model's
+    other tensors keep their fresh initialisation (an S4's extra encoders and decoders, say), and the source's
+    tensors that ``model`` lacks are ignored. UserError naming ``source`` when a shared tensor has another shape,
+    when no tensor is shared, or when ``source`` was trained on crops of another size than ``crop_size``.
+    Returns a JSON-able record: the file, its SHA-256, and the numbers of tensors copied, kept and ignored.
+    """
+    src_model, src_cfg, ckpt = load_model(source, "cpu")
+    if int(src_cfg.data.crop_size) != int(crop_size):
+        raise UserError(f"trainer.init_from={source}: trained on {src_cfg.data.crop_size} px crops, this run uses "
+                        f"{crop_size}; set data.crop_size={src_cfg.data.crop_size} or start from scratch")
+    have, own = src_model.state_dict(), model.state_dict()
+    shared = [k for k in own if k in have]
+    wrong = [f"{k} {tuple(have[k].shape)} (here {tuple(own[k].shape)})" for k in shared
+             if have[k].shape != own[k].shape]
+    if wrong or not shared:
+        why = f"tensors of other shapes: {wrong[:3]}" if wrong else "no tensor name in common"
+        raise UserError(f"trainer.init_from={source}: its weights do not fit this model ({why}); was it trained "
+                        "with another model.rgb_width, latent_dim or width multiplier?")
+    with torch.no_grad():
+        for k in shared:
+            own[k].copy_(have[k].to(own[k].dtype))
+    return {"checkpoint": str(ckpt), "sha256": file_sha256(ckpt), "strategy": src_cfg.model.strategy,
+            "copied": len(shared), "kept_fresh": len(own) - len(shared),
+            "ignored": len([k for k in have if k not in own])}
 
 
 def load_model_or_released(run: str | os.PathLike | None, name: str | None, device: str | torch.device = "cpu"):

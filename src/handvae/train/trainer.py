@@ -136,7 +136,10 @@ class Trainer:
             self.val_data = build_loader(cfg.data, cfg.data.val_split, cfg.trainer.val_batch_size, self.device,
                                          seed=cfg.seed, train=False, modalities="R")
 
-        self.model = build_model(cfg).to(self.device)
+        self.model = build_model(cfg)
+        if not resume:
+            self._init_from(cfg.trainer.init_from)
+        self.model = self.model.to(self.device)
         if cfg.trainer.channels_last:  # NHWC convolutions: faster on GPUs and on oneDNN CPUs (LEARNING section 7)
             self.model = self.model.to(memory_format=torch.channels_last)
         self.criterion = build_criterion(cfg)
@@ -188,6 +191,20 @@ class Trainer:
         if self.dist.is_main:
             ck.save_checkpoint(path, self.model, self.optimizer, self._state())
         return path
+
+    def _init_from(self, source: str) -> None:
+        """Start from the weights of run ``source`` (:func:`handvae.models.load.init_weights`; "" = from scratch);
+        what was copied is recorded in ``init_from.json`` beside the resolved config."""
+        from handvae.models.load import init_weights
+
+        path = self.run_dir / "init_from.json"
+        if not source:
+            if self.dist.is_main:
+                path.unlink(missing_ok=True)  # an earlier run's, in this folder
+            return
+        record = init_weights(self.model, source, self.cfg.data.crop_size)
+        if self.dist.is_main:
+            atomic_write_text(path, json.dumps(record, indent=2) + "\n")
 
     def _check_resumable(self) -> None:
         """UserError when there is no last checkpoint or it drew other training samples than this config."""
