@@ -111,8 +111,10 @@ def released(run_dir, tmp_path_factory):
 
 @pytest.fixture()
 def released_env(released, monkeypatch):
-    """``released``, with ``$HANDVAE_RELEASED_DIR`` pointing at its folder for the test."""
-    from handvae.models.released import ENV_DIR
+    """``released``, with ``$HANDVAE_RELEASED_DIR`` pointing at its folder for the test and its ``s4`` the
+    default model (whatever the package ships as its default)."""
+    import handvae.models.released as rel
 
-    monkeypatch.setenv(ENV_DIR, str(released["float32"].parent))
+    monkeypatch.setenv(rel.ENV_DIR, str(released["float32"].parent))
+    monkeypatch.setattr(rel, "DEFAULT_MODEL", "s4")
     return released

@@ -12,11 +12,13 @@ import torch
 
 from handvae.cli import main
 from handvae.models.released import (
+    DEFAULT_MODEL,
     REPRODUCE_TOLERANCE,
     load_released_file,
     package_released_dir,
     reference_input,
     released_models,
+    released_probe_path,
 )
 
 SHIPPED = released_models(package_released_dir())
@@ -30,6 +32,14 @@ def test_shipped_models_reproduce_their_recorded_outputs(name):
     with torch.no_grad():
         got = model.predict_pose(reference_input(int(cfg.data.crop_size))).numpy()
     assert np.abs(got - np.asarray(meta["recorded_outputs"])).max() <= REPRODUCE_TOLERANCE
+
+
+@pytest.mark.skipif(not SHIPPED, reason="no released weights shipped in src/handvae/released/ yet")
+def test_the_default_model_is_a_shipped_s4_with_its_hand_probe():
+    """Issue 15: handvae predict uses the released S4 (RC2CHP, product of experts) when no model is named."""
+    _, cfg, meta = load_released_file(SHIPPED[DEFAULT_MODEL], verify=False)
+    assert (cfg.model.strategy, cfg.model.alignment) == ("RC2CHP", "poe") and meta["name"] == DEFAULT_MODEL
+    assert released_probe_path(DEFAULT_MODEL) is not None
 
 
 def test_shipped_files_stay_within_the_release_budget():
