@@ -97,7 +97,7 @@ def init_weights(model: torch.nn.Module, source: str | os.PathLike, crop_size: i
                         "with another model.rgb_width, latent_dim or width multiplier?")
     with torch.no_grad():
         for k in shared:
-            own[k].copy_(have[k].to(own[k].dtype))
+            own[k].copy_(have[k])  # copy_ casts to the model's dtype
     return {"checkpoint": str(ckpt), "sha256": file_sha256(ckpt), "strategy": src_cfg.model.strategy,
             "copied": len(shared), "kept_fresh": len(own) - len(shared),
             "ignored": len([k for k in have if k not in own])}
