@@ -76,10 +76,13 @@ hv() { "$PY" -m handvae "$@"; }
 render_and_prepare() {
   say "render: seed 0 ($N0 + $TEST) and seed 1 ($EXTRA), $WORKERS workers"
   if (( EXTRA > 0 )); then
-    local half=$(( WORKERS > 1 ? WORKERS / 2 : 1 ))
-    hv synth --format rhd --out "$W/w0" --train "$N0" --test "$TEST" --seed 0 --workers "$half" --size 320 --quiet &
+    # the workers split in proportion to the scenes, so that the two end together
+    local k0=$(( WORKERS * (N0 + TEST) / (N0 + TEST + EXTRA) ))
+    (( k0 >= 1 )) || k0=1
+    local k1=$(( WORKERS - k0 >= 1 ? WORKERS - k0 : 1 ))
+    hv synth --format rhd --out "$W/w0" --train "$N0" --test "$TEST" --seed 0 --workers "$k0" --size 320 --quiet &
     local p0=$!
-    hv synth --format rhd --out "$W/w1" --train "$EXTRA" --test 0 --seed 1 --workers "$half" --size 320 --quiet
+    hv synth --format rhd --out "$W/w1" --train "$EXTRA" --test 0 --seed 1 --workers "$k1" --size 320 --quiet
     wait $p0
   else
     hv synth --format rhd --out "$W/w0" --train "$N0" --test "$TEST" --seed 0 --workers "$WORKERS" --size 320 --quiet
