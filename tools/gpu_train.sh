@@ -40,6 +40,8 @@
 #   OUT=... bash tools/gpu_train.sh                      # defaults below: configs/gpu/s1.yaml, 540 s
 #   DEV=cpu EXTRA=32 N0=600 TEST=16 BATCH=8 SET=trainer.lr=0.001 RATE=300 END_S=150 WORKERS=2 HOLDOUT=100 bash tools/gpu_train.sh   # a dry run here
 #   RATE=auto SET=model.rgb_width=32 OUT=... bash tools/gpu_train.sh   # another model: measure its rate first
+#   WORLD="p_random_texture=0.3 skin_maps=true" OUT=... bash tools/gpu_train.sh   # a variant of the world (both
+#     renders; handvae synth --world), to compare with a run on the default world (docs/SIM2REAL.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu_train}
@@ -61,6 +63,9 @@ FROM=${FROM:-}        # a run brought back from an earlier lease (KEEP_LAST=1), 
 KEEP_LAST=${KEEP_LAST:-}  # 1: also bring back the last checkpoint, with its optimiser state
 TRAIN_S=${TRAIN_S:-}  # training seconds the cosine is planned for, over all calls (default: what this call leaves)
 WORK=${WORK:-}        # a folder kept between calls (a lease keeps ignored folders of the repo while warm)
+WORLD=${WORLD:-}      # world options for both renders, space-separated KEY=VALUE (handvae synth --world)
+world=()
+for kv in $WORLD; do world+=(--world "$kv"); done
 mkdir -p "$OUT/run"
 if [ -n "$WORK" ]; then
   W=$WORK
@@ -74,18 +79,18 @@ say() { echo "[$(( $(date +%s) - t0 )) s] $*" | tee -a "$OUT/steps.txt"; }
 hv() { "$PY" -m handvae "$@"; }
 
 render_and_prepare() {
-  say "render: seed 0 ($N0 + $TEST) and seed 1 ($EXTRA), $WORKERS workers"
+  say "render: seed 0 ($N0 + $TEST) and seed 1 ($EXTRA), $WORKERS workers${WORLD:+, world $WORLD}"
   if (( EXTRA > 0 )); then
     # the workers split in proportion to the scenes, so that the two end together
     local k0=$(( WORKERS * (N0 + TEST) / (N0 + TEST + EXTRA) ))
     (( k0 >= 1 )) || k0=1
     local k1=$(( WORKERS - k0 >= 1 ? WORKERS - k0 : 1 ))
-    hv synth --format rhd --out "$W/w0" --train "$N0" --test "$TEST" --seed 0 --workers "$k0" --size 320 --quiet &
+    hv synth --format rhd --out "$W/w0" --train "$N0" --test "$TEST" --seed 0 --workers "$k0" --size 320 --quiet "${world[@]}" &
     local p0=$!
-    hv synth --format rhd --out "$W/w1" --train "$EXTRA" --test 0 --seed 1 --workers "$k1" --size 320 --quiet
+    hv synth --format rhd --out "$W/w1" --train "$EXTRA" --test 0 --seed 1 --workers "$k1" --size 320 --quiet "${world[@]}"
     wait $p0
   else
-    hv synth --format rhd --out "$W/w0" --train "$N0" --test "$TEST" --seed 0 --workers "$WORKERS" --size 320 --quiet
+    hv synth --format rhd --out "$W/w0" --train "$N0" --test "$TEST" --seed 0 --workers "$WORKERS" --size 320 --quiet "${world[@]}"
   fi
   say "prepare"
   local prep=(--size 128 --points 1024 --workers "$WORKERS" --no-progress) extra=()
