@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
 import pytest
 
 
@@ -118,3 +122,11 @@ def released_env(released, monkeypatch):
     monkeypatch.setenv(rel.ENV_DIR, str(released["float32"].parent))
     monkeypatch.setattr(rel, "DEFAULT_MODEL", "s4")
     return released
+
+
+def load_script(path: Path, name: str | None = None) -> ModuleType:
+    """Import a script of benchmarks/ or tools/ (not a package) as a module, by its path."""
+    spec = importlib.util.spec_from_file_location(name or path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,18 +1,16 @@
 """benchmarks/convention_gap.py: bone lengths, proportions and redrawing a skeleton, on hand-built poses."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
+
+from conftest import load_script
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("convention_gap", BENCH / "convention_gap.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(BENCH / "convention_gap.py")
 
 
 def _fan(lengths: np.ndarray) -> np.ndarray:

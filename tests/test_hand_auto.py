@@ -4,7 +4,6 @@ tools/fit_hand_probe.py fits one (and refuses a cache whose left hands were not 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 
 from _data_fixtures import crop_photo
+from conftest import load_script
 from handvae.cli import main
 from handvae.models.released import ENV_DIR, load_released_file
 
@@ -103,9 +103,7 @@ def test_the_cli_offers_the_scores_handedness_has():
 def test_fit_hand_probe_tool(released_env, tiny_cache, tmp_path, capsys):
     from handvae.predict.hand_probe import load_hand_probe
 
-    spec = importlib.util.spec_from_file_location("fit_hand_probe", TOOLS / "fit_hand_probe.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_script(TOOLS / "fit_hand_probe.py")
     out = tmp_path / "probe.safetensors"
     assert tool.main(["--model", "s4", "--data", str(tiny_cache), "--holdout", "16", "--epochs", "2", "--hidden", "4",
                       "--out", str(out)]) == 0  # fmt: skip

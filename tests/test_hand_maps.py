@@ -1,11 +1,11 @@
 """The hand's texture maps: sampling, loading, where they land on a rendered hand."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import load_script
 from handvae.synth.mesh_asset import HandMaps, MeshAssetError, asset_path, load_hand_maps
 from handvae.synth.mesh_hand import default_rig, hand_maps
 from handvae.synth.rasterize import rasterize, vertex_normals
@@ -91,9 +91,7 @@ def test_appearance_options_change_the_appearance_only(option):
 
 @pytest.mark.skipif(not WHEEL.is_file(), reason=f"source wheel {WHEEL} not downloaded")
 def test_extraction_script_reproduces_the_maps_byte_for_byte(tmp_path):
-    spec = importlib.util.spec_from_file_location("extract_hand_maps", TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_script(TOOL)
     (tmp_path / "hand_mesh.npz").write_bytes(asset_path().read_bytes())
     assert tool.main([str(WHEEL), "--out-dir", str(tmp_path)]) == 0
     assert (tmp_path / "hand_maps.npz").read_bytes() == asset_path().with_name("hand_maps.npz").read_bytes()

@@ -7,7 +7,6 @@ longest, an adult's bone lengths in mm, the thumb on the palmar side, outward-fa
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ import pytest
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from conftest import load_script
 from handvae.skeleton import BONES, FINGERS, NUM_JOINTS, finger_joints
 from handvae.synth.hand import chirality
 from handvae.synth.mesh_asset import HandMesh, MeshAssetError, asset_path, load_hand_mesh
@@ -258,9 +258,7 @@ def test_loader_names_a_malformed_file(tmp_path, mesh):
 
 @pytest.mark.skipif(not WHEEL.is_file(), reason=f"source wheel {WHEEL} not downloaded")
 def test_extraction_script_reproduces_the_asset_byte_for_byte(tmp_path):
-    spec = importlib.util.spec_from_file_location("extract_hand_mesh", TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_script(TOOL)
     assert tool.main([str(WHEEL), "--out-dir", str(tmp_path)]) == 0
     assert (tmp_path / "hand_mesh.npz").read_bytes() == asset_path().read_bytes()
     notice = (tmp_path / "HAND_MESH_NOTICE.md").read_text(encoding="utf-8")

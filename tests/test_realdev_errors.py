@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import load_script
 from handvae.eval.metrics import procrustes_align
 from handvae.synth.hand import DEG, HandProportions, forward_kinematics
 from handvae.synth.poses import GESTURES
 
 
 def _module():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "realdev_errors.py"
-    spec = importlib.util.spec_from_file_location("realdev_errors", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(Path(__file__).resolve().parents[1] / "benchmarks" / "realdev_errors.py")
 
 
 def _rotation(rng: np.random.Generator) -> np.ndarray:

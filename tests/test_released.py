@@ -4,7 +4,6 @@ fixtures ``run_dir``, ``released``, ``released_env``: tests/conftest.py)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from _data_fixtures import crop_photo
+from conftest import load_script
 from handvae.cli import main
 from handvae.errors import UserError
 from handvae.models.released import (
@@ -246,10 +246,7 @@ def test_export_onnx_of_a_released_model(released_env, tmp_path, capsys):
 
 # --- benchmarks (smoke) ------------------------------------------------------------------------------------
 def load_benchmark(name: str):
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(BENCHMARKS / f"{name}.py", f"bench_{name}")
 
 
 def test_benchmarks_run(released_env, run_dir, tiny_cache, capsys):

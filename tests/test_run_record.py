@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import load_script
+
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def _module():
     sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location("run_record", BENCH / "run_record.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(BENCH / "run_record.py")
 
 
 def _run(tmp_path: Path) -> Path:
