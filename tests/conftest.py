@@ -124,8 +124,13 @@ def released_env(released, monkeypatch):
     return released
 
 
-def load_script(path: Path, name: str | None = None) -> ModuleType:
-    """Import a script of benchmarks/ or tools/ (not a package) as a module, by its path."""
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_script(relpath: str, name: str | None = None) -> ModuleType:
+    """Import a script of benchmarks/ or tools/ (not a package) as a module, by its path in the repository
+    (for example ``"benchmarks/run_record.py"``)."""
+    path = REPO / relpath
     spec = importlib.util.spec_from_file_location(name or path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from conftest import load_script
 
 
 def _bench_train():
-    return load_script(Path(__file__).resolve().parents[1] / "benchmarks" / "bench_train.py")
+    return load_script("benchmarks/bench_train.py")
 
 
 def test_bench_train_runs_on_its_own_tiny_set(capsys):

@@ -1,16 +1,12 @@
 """benchmarks/convention_gap.py: bone lengths, proportions and redrawing a skeleton, on hand-built poses."""
 
-from pathlib import Path
-
 import numpy as np
 
 from conftest import load_script
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 def _module():
-    return load_script(BENCH / "convention_gap.py")
+    return load_script("benchmarks/convention_gap.py")
 
 
 def _fan(lengths: np.ndarray) -> np.ndarray:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +14,6 @@ from _data_fixtures import crop_photo
 from conftest import load_script
 from handvae.cli import main
 from handvae.models.released import ENV_DIR, load_released_file
-
-TOOLS = Path(__file__).resolve().parents[1] / "tools"
 
 
 def tiny_probe(model, tiny_cache):
@@ -103,7 +100,7 @@ def test_the_cli_offers_the_scores_handedness_has():
 def test_fit_hand_probe_tool(released_env, tiny_cache, tmp_path, capsys):
     from handvae.predict.hand_probe import load_hand_probe
 
-    tool = load_script(TOOLS / "fit_hand_probe.py")
+    tool = load_script("tools/fit_hand_probe.py")
     out = tmp_path / "probe.safetensors"
     assert tool.main(["--model", "s4", "--data", str(tiny_cache), "--holdout", "16", "--epochs", "2", "--hidden", "4",
                       "--out", str(out)]) == 0  # fmt: skip

