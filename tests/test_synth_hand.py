@@ -96,12 +96,33 @@ def test_orientation_is_a_rotation():
         assert np.allclose(r.T @ r, np.eye(3), atol=1e-9) and np.linalg.det(r) == pytest.approx(1.0)
 
 
-def test_contact_gestures_bring_the_thumb_to_its_target():
-    from handvae.synth.poses import CONTACTS, solve_contact_gestures
+@pytest.mark.parametrize("thumb_holds", [True, False])
+def test_contact_gestures_bring_the_thumb_to_its_target(thumb_holds):
+    from handvae.synth.poses import contacts, solve_contact_gestures
 
-    table = solve_contact_gestures()
-    for name, (targets, dist) in CONTACTS.items():
+    table = solve_contact_gestures(thumb_holds)
+    for name, (targets, dist) in contacts(thumb_holds).items():
         j = forward_kinematics(HandProportions(), np.radians(table[name])).joints
         gap = np.linalg.norm(j[1] - j[list(targets)].mean(axis=0))
         assert gap == pytest.approx(dist, abs=3.0), name
         assert np.all(np.radians(table[name]) >= LOWER - 1e-9) and np.all(np.radians(table[name]) <= UPPER + 1e-9)
+
+
+def test_held_thumbs_stay_within_the_folded_hand():
+    """In a fist (point, victory, ...) the thumb lies on the fingers it holds: its tip is no further in front
+    of the palm than the long fingers' farthest joint plus a thumb's and a finger's thickness (25 mm). The
+    table's angles alone leave it far in front (the world before the thumb holds)."""
+    from handvae.skeleton import palm_normal
+    from handvae.synth.poses import THUMB_HOLDS, solve_contact_gestures
+
+    def excess(table, name):  # mm the thumb tip sticks out beyond the long fingers, palm side
+        j = forward_kinematics(HandProportions(), np.radians(table[name])).joints
+        n = palm_normal(j)
+        h = (j - j[0]) @ (n / np.linalg.norm(n))
+        return h[1] - h[5:].max()
+
+    held, free = solve_contact_gestures(True), solve_contact_gestures(False)
+    assert set(THUMB_HOLDS) <= set(held)
+    for name in THUMB_HOLDS:
+        assert excess(held, name) < 25.0, name
+    assert max(excess(free, name) for name in THUMB_HOLDS) > 40.0

@@ -61,23 +61,43 @@ CONTACTS: dict[str, tuple[tuple[int, ...], float]] = {
     "writing": ((5,), 12.0),
     "key": ((6,), 13.0),
 }
-_SOLVED: dict[str, np.ndarray] = {}
+# gestures whose thumb holds folded fingers down or lies on the palm: in a fist it rests on the index and
+# middle fingers' middle phalanges, in point on the middle finger's, in victory on the ring finger's, in
+# horns on the middle and ring fingers'; in three and four it folds towards the little finger's PIP and
+# the palm's centre as far as this thumb reaches (it has no axial rotation, so it cannot oppose fully).
+# Without these (``thumb_holds=False``, the world before session 20) the table's angles leave the thumb
+# tip up to 55 mm in front of the fingers it should touch.
+THUMB_HOLDS: dict[str, tuple[tuple[int, ...], float]] = {
+    "fist": ((6, 7, 10, 11), 16.0),
+    "point": ((10, 11), 16.0),
+    "victory": ((14, 15), 16.0),
+    "horns": ((10, 11, 14, 15), 16.0),
+    "three": ((19,), 34.0),
+    "four": ((12,), 30.0),
+}
+_SOLVED: dict[bool, dict[str, np.ndarray]] = {}
 
 
-def solve_contact_gestures() -> dict[str, np.ndarray]:
-    """The gesture table with the thumb angles of contact gestures solved (default proportions) so
-    that the thumb tip reaches its target; computed once per process."""
-    if _SOLVED:
-        return _SOLVED
+def contacts(thumb_holds: bool = True) -> dict[str, tuple[tuple[int, ...], float]]:
+    """The thumb-tip targets of the gesture table: :data:`CONTACTS`, and :data:`THUMB_HOLDS` when asked."""
+    return {**CONTACTS, **THUMB_HOLDS} if thumb_holds else dict(CONTACTS)
+
+
+def solve_contact_gestures(thumb_holds: bool = True) -> dict[str, np.ndarray]:
+    """The gesture table (degrees) with the thumb angles of every gesture in :func:`contacts` solved
+    (default proportions) so that the thumb tip reaches its target; computed once per process."""
+    if thumb_holds in _SOLVED:
+        return _SOLVED[thumb_holds]
     from scipy.optimize import least_squares
 
     from handvae.synth.hand import HandProportions, forward_kinematics
 
     prop = HandProportions()
+    solved: dict[str, np.ndarray] = {}
     for name, deg in GESTURES.items():
         rows = deg.copy()
-        if name in CONTACTS:
-            targets, dist = CONTACTS[name]
+        if name in contacts(thumb_holds):
+            targets, dist = contacts(thumb_holds)[name]
 
             def resid(th, rows=rows, targets=targets, dist=dist):
                 a = np.radians(rows.copy())
@@ -89,8 +109,9 @@ def solve_contact_gestures() -> dict[str, np.ndarray]:
             x0 = np.clip(np.radians(rows[0]), LOWER[0] + 1e-6, UPPER[0] - 1e-6)
             sol = least_squares(resid, x0, bounds=(LOWER[0], UPPER[0]))
             rows[0] = np.degrees(sol.x)
-        _SOLVED[name] = rows
-    return _SOLVED
+        solved[name] = rows
+    _SOLVED[thumb_holds] = solved
+    return solved
 
 
 GRASPS = ("cylinder", "sphere", "pinch", "tripod", "key", "writing", "hook")
@@ -110,14 +131,17 @@ def sample_uniform_pose(rng: np.random.Generator) -> np.ndarray:
     return clip_angles(rad)
 
 
-def sample_pose(rng: np.random.Generator, sampler: str = "natural") -> tuple[np.ndarray, str]:
+def sample_pose(
+    rng: np.random.Generator, sampler: str = "natural", thumb_holds: bool = True
+) -> tuple[np.ndarray, str]:
     """One finger pose: ``(angles (5, 4) rad, family name)``. ``sampler``: 'natural' (gesture and
-    grasp families, blends, relaxed poses, rarely uniform) or 'uniform' (always uniform)."""
+    grasp families, blends, relaxed poses, rarely uniform) or 'uniform' (always uniform);
+    ``thumb_holds``: the natural families' thumbs touch what they hold (:data:`THUMB_HOLDS`)."""
     if sampler == "uniform":
         return sample_uniform_pose(rng), "uniform"
     if sampler != "natural":
         raise ValueError(f"pose sampler must be 'natural' or 'uniform', got {sampler!r}")
-    table = solve_contact_gestures()
+    table = solve_contact_gestures(thumb_holds)
     names = list(table)
     u = rng.random()
     if u < 0.55:

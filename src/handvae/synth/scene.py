@@ -56,6 +56,7 @@ class SceneOptions:
     main_side: str | None = None  # 'left' | 'right' | None (random)
     hand_model: str = "mesh"  # 'mesh': the skinned MakeHuman hand | 'capsule': round cones
     pose_sampler: str = "natural"  # 'natural': gesture and grasp families | 'uniform': uniform angles
+    thumb_holds: bool = True  # natural poses: the thumb touches the fingers it holds down (poses.THUMB_HOLDS)
     forearm: bool = True  # False: hands end at the wrist (no forearm, no sleeve)
     p_natural_background: float = 0.7  # photographic backgrounds (scikit-image), else procedural
     p_dead_leaves: float = 0.0  # share of dead-leaves clutter among procedural backgrounds
@@ -264,7 +265,7 @@ def _pose_hands(rng, opt: SceneOptions, K, prop, sides) -> tuple[dict, dict, dic
     families: dict[str, str] = {}
     depth0 = 0.0
     for idx, side in enumerate(sides):
-        angles, fam = sample_pose(rng, opt.pose_sampler)
+        angles, fam = sample_pose(rng, opt.pose_sampler, opt.thumb_holds)
         for _ in range(20):  # keep the forearm from pointing straight into the lens
             wrist, rot = sample_wrist(rng), sample_orientation(rng)
             arm = forward_kinematics(prop, angles, wrist, side, rot).forearm
