@@ -4,8 +4,9 @@ For each family whose thumb folds (fist, point, victory, horns, three, four), dr
 proportions: how far (mm) the thumb tip stands in front of the palm beyond the long fingers' farthest
 joint (a thumb that lies on the fingers it holds is within a thumb's and a finger's thickness of
 them), without and with the holds. Then the natural sampler's thumb tip over ``--samples`` poses: its
-height in front of the palm plane (wrist, index MCP, little MCP) in units of the wrist -> middle MCP
-length, median and quartiles (and, with ``--realdev``, the same for the real set's labels, mirrored to
+height in front of the palm (along the normal of the wrist, index MCP, little MCP triangle, made
+perpendicular to the wrist -> middle MCP axis) in units of the wrist -> middle MCP length, median and
+quartiles (and, with ``--realdev``, the same for the real set's labels, mirrored to
 right hands: a description of the photos, not a target). With ``--png`` a side view of each family,
 before (dashed) and after.
 
@@ -44,7 +45,8 @@ def excess_mm(joints: np.ndarray) -> float:
 
 
 def thumb_height(joints: np.ndarray) -> float:
-    """A right hand's ``(21, 3)`` thumb-tip height over the palm plane in wrist -> middle MCP units."""
+    """A right hand's ``(21, 3)`` thumb-tip height in front of the palm (:func:`side_frame`), in wrist ->
+    middle MCP units."""
     return float(side_frame(joints)[finger_joints(0)[0], 1] / np.linalg.norm(joints[ROOT_JOINT] - joints[WRIST]))
 
 
@@ -56,11 +58,14 @@ def sampled_heights(n: int, thumb_holds: bool, seed: int) -> np.ndarray:
 
 
 def quartiles(h: np.ndarray) -> str:
+    """``(n,)`` -> 'median [first quartile, third quartile]'."""
     q1, med, q3 = np.percentile(h, [25, 50, 75])
     return f"{med:.2f} [{q1:.2f}, {q3:.2f}]"
 
 
 def plot(tables: dict[bool, dict[str, np.ndarray]], path: str) -> None:
+    """Side views (along the hand against towards the palm, mm) of each held family, both tables
+    (``thumb_holds`` -> gesture -> (5, 4) degrees), written to ``path`` (PNG)."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -63,10 +63,11 @@ CONTACTS: dict[str, tuple[tuple[int, ...], float]] = {
 }
 # gestures whose thumb holds folded fingers down or lies on the palm: in a fist it rests on the index and
 # middle fingers' middle phalanges, in point on the middle finger's, in victory on the ring finger's, in
-# horns on the middle and ring fingers'; in three and four it folds towards the little finger's PIP and
-# the palm's centre as far as this thumb reaches (it has no axial rotation, so it cannot oppose fully).
-# Without these (``thumb_holds=False``, the world before session 20) the table's angles leave the thumb
-# tip up to 55 mm in front of the fingers it should touch.
+# horns on the middle and ring fingers'; in three and four it folds across the palm towards the little
+# finger's PIP and the middle finger's MCP as far as this thumb reaches (it has no axial rotation, so it
+# cannot oppose fully). Without these (``thumb_holds=False``, the world before session 20) the table's
+# angles leave the thumb tip 53-89 mm in front of the long fingers' farthest joint, 0-18 mm with them
+# (benchmarks/thumb_holds.py).
 THUMB_HOLDS: dict[str, tuple[tuple[int, ...], float]] = {
     "fist": ((6, 7, 10, 11), 16.0),
     "point": ((10, 11), 16.0),
@@ -94,10 +95,11 @@ def solve_contact_gestures(thumb_holds: bool = True) -> dict[str, np.ndarray]:
 
     prop = HandProportions()
     solved: dict[str, np.ndarray] = {}
+    targets_of = contacts(thumb_holds)
     for name, deg in GESTURES.items():
         rows = deg.copy()
-        if name in contacts(thumb_holds):
-            targets, dist = contacts(thumb_holds)[name]
+        if name in targets_of:
+            targets, dist = targets_of[name]
 
             def resid(th, rows=rows, targets=targets, dist=dist):
                 a = np.radians(rows.copy())
