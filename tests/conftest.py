@@ -135,3 +135,13 @@ def load_script(relpath: str, name: str | None = None) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def random_rotation(rng):
+    """A random proper rotation ``(3, 3)`` (QR of a Gaussian matrix, determinant +1) from ``rng``, a numpy
+    Generator."""
+    import numpy as np
+
+    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+    q = q * np.sign(np.diag(r))
+    return q if np.linalg.det(q) > 0 else -q

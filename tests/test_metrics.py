@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from conftest import random_rotation
 from handvae.eval.metrics import PCK_THRESHOLDS_MM, Protocol, evaluate, pck_curve, procrustes_align
 
 MM = Protocol(scale="none")
@@ -14,8 +15,7 @@ def _hand(n=3, seed=0):
 
 
 def _rotation(seed):
-    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(3, 3)))
-    return q * np.sign(np.linalg.det(q))
+    return random_rotation(np.random.default_rng(seed))
 
 
 def test_thresholds_are_pinned():

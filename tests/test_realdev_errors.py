@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import load_script
+from conftest import load_script, random_rotation
 from handvae.eval.metrics import procrustes_align
 from handvae.synth.hand import DEG, HandProportions, forward_kinematics
 from handvae.synth.poses import GESTURES
@@ -15,18 +15,12 @@ def _module():
     return load_script("benchmarks/realdev_errors.py")
 
 
-def _rotation(rng: np.random.Generator) -> np.ndarray:
-    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
-    q = q * np.sign(np.diag(r))
-    return q if np.linalg.det(q) > 0 else -q
-
-
 def _hands(gesture: str, n: int = 8) -> np.ndarray:
     """(n, 21, 3) mm: the gesture at random rotations, right and left hands alternating."""
     rng = np.random.default_rng(0)
     return np.stack([
         forward_kinematics(HandProportions(), GESTURES[gesture] * DEG, side=("right", "left")[i % 2],
-                           rotation=_rotation(rng), translation=np.array([0.0, 0.0, 400.0])).joints
+                           rotation=random_rotation(rng), translation=np.array([0.0, 0.0, 400.0])).joints
         for i in range(n)
     ])
 

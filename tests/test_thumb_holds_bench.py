@@ -5,23 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import load_script
+from conftest import load_script, random_rotation
 from handvae.skeleton import palm_normal
 from handvae.synth.hand import DEG, HandProportions, forward_kinematics
 from handvae.synth.poses import GESTURES
-
-
-def _rotation(rng: np.random.Generator) -> np.ndarray:
-    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
-    q = q * np.sign(np.diag(r))
-    return q if np.linalg.det(q) > 0 else -q
 
 
 @pytest.mark.parametrize("gesture", ["fist", "open", "four"])
 def test_heights_ignore_where_the_hand_is_and_follow_the_thumb(gesture):
     bench = load_script("benchmarks/thumb_holds.py")
     still = forward_kinematics(HandProportions(), GESTURES[gesture] * DEG).joints
-    moved = forward_kinematics(HandProportions(), GESTURES[gesture] * DEG, rotation=_rotation(np.random.default_rng(1)),
+    rotation = random_rotation(np.random.default_rng(1))
+    moved = forward_kinematics(HandProportions(), GESTURES[gesture] * DEG, rotation=rotation,
                                translation=np.array([30.0, -20.0, 400.0])).joints
     assert bench.excess_mm(moved) == pytest.approx(bench.excess_mm(still), abs=1e-6)
     assert bench.thumb_height(moved) == pytest.approx(bench.thumb_height(still), abs=1e-9)
@@ -42,7 +37,7 @@ def test_the_side_view_puts_a_fists_knuckles_on_the_palms_side():
     long in the default proportions, point straight out of the palm), so their height is positive and
     about a phalanx long."""
     bench = load_script("benchmarks/thumb_holds.py")
-    rotation = _rotation(np.random.default_rng(2))
+    rotation = random_rotation(np.random.default_rng(2))
     j = forward_kinematics(HandProportions(), GESTURES["fist"] * DEG, rotation=rotation).joints
     h = bench.side_frame(j)[:, 1]
     assert np.all((h[[7, 11, 15, 19]] > 25.0) & (h[[7, 11, 15, 19]] < 45.0)), h[[7, 11, 15, 19]]
