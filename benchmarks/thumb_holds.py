@@ -6,8 +6,8 @@ joint (a thumb that lies on the fingers it holds is within a thumb's and a finge
 them), without and with the holds. Then the natural sampler's thumb tip over ``--samples`` poses: its
 height in front of the palm (along the normal of the wrist, index MCP, little MCP triangle, made
 perpendicular to the wrist -> middle MCP axis) in units of the wrist -> middle MCP length, median and
-quartiles (and, with ``--realdev``, the same for the real set's labels, mirrored to
-right hands: a description of the photos, not a target). With ``--png`` a side view of each family,
+quartiles (and, with ``--realdev``, the same for the real set's labels, left hands: a description of
+the photos, not a target). With ``--png`` a side view of each family,
 before (dashed) and after.
 
     PYTHONPATH=src python benchmarks/thumb_holds.py --png docs/thumb_holds.png --realdev ../shared/realdev
@@ -16,26 +16,32 @@ before (dashed) and after.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from handvae.skeleton import BONES, ROOT_JOINT, WRIST, finger_joints, palm_normal
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from handvae.skeleton import BONES, ROOT_JOINT, WRIST, finger_joints
 from handvae.synth.hand import HandProportions, forward_kinematics
 from handvae.synth.poses import THUMB_HOLDS, sample_pose, solve_contact_gestures
+from realdev_errors import hand_frames
 
 THUMB = set(finger_joints(0))
 
 
 def side_frame(joints: np.ndarray) -> np.ndarray:
-    """``(21, 3)`` -> ``(21, 2)`` mm: (along wrist -> middle MCP, towards the palm) from the wrist."""
-    along = joints[ROOT_JOINT] - joints[WRIST]
-    along /= np.linalg.norm(along)
-    n = palm_normal(joints)  # points to the palm's side for a right hand (the kinematic model's)
-    n -= (n @ along) * along
-    n /= np.linalg.norm(n)
+    """``(21, 3)`` -> ``(21, 2)`` mm: (along wrist -> middle MCP, towards the palm) from the wrist; the
+    along and palmar axes of ``realdev_errors.hand_frames`` (either hand)."""
+    along, _, palmar = hand_frames(joints[None])[0]
     rel = joints - joints[WRIST]
-    return np.stack([rel @ along, rel @ n], axis=-1)
+    return np.stack([rel @ along, rel @ palmar], axis=-1)
+
+
+def gesture_joints(table: dict[str, np.ndarray], name: str) -> np.ndarray:
+    """``(21, 3)`` mm: gesture ``name`` of a table (gesture -> (5, 4) degrees) in the default proportions."""
+    return forward_kinematics(HandProportions(), np.radians(table[name])).joints
 
 
 def excess_mm(joints: np.ndarray) -> float:
@@ -45,7 +51,7 @@ def excess_mm(joints: np.ndarray) -> float:
 
 
 def thumb_height(joints: np.ndarray) -> float:
-    """A right hand's ``(21, 3)`` thumb-tip height in front of the palm (:func:`side_frame`), in wrist ->
+    """A hand's ``(21, 3)`` thumb-tip height in front of the palm (:func:`side_frame`), in wrist ->
     middle MCP units."""
     return float(side_frame(joints)[finger_joints(0)[0], 1] / np.linalg.norm(joints[ROOT_JOINT] - joints[WRIST]))
 
@@ -74,7 +80,7 @@ def plot(tables: dict[bool, dict[str, np.ndarray]], path: str) -> None:
     fig, axes = plt.subplots(1, len(THUMB_HOLDS), figsize=(2.2 * len(THUMB_HOLDS), 3.2), sharey=True)
     for ax, name in zip(axes, THUMB_HOLDS):
         for holds, style in ((False, "--"), (True, "-")):
-            q = side_frame(forward_kinematics(HandProportions(), np.radians(tables[holds][name])).joints)
+            q = side_frame(gesture_joints(tables[holds], name))
             for a, b in BONES:
                 thumb = a in THUMB or b in THUMB
                 if thumb or holds:
@@ -99,16 +105,15 @@ def main() -> None:
     tables = {holds: solve_contact_gestures(holds) for holds in (False, True)}
     print("thumb tip in front of the long fingers' farthest joint (mm): without / with the holds")
     for name in THUMB_HOLDS:
-        before, after = (excess_mm(forward_kinematics(HandProportions(), np.radians(tables[h][name])).joints)
-                         for h in (False, True))
+        before, after = (excess_mm(gesture_joints(tables[h], name)) for h in (False, True))
         print(f"  {name:8s} {before:6.1f} / {after:5.1f}")
     print(f"natural sampler, {args.samples} poses (seed {args.seed}): thumb tip over the palm plane, "
           "wrist -> middle MCP units, median [quartiles]")
     for holds in (False, True):
         print(f"  thumb_holds={str(holds).lower():5s} {quartiles(sampled_heights(args.samples, holds, args.seed))}")
     if args.realdev and Path(args.realdev, "annotations.npz").is_file():
-        xyz = np.load(Path(args.realdev, "annotations.npz"))["xyz_mm"].astype(np.float64) * [-1.0, 1.0, 1.0]
-        print(f"  the real set's labels ({len(xyz)}, mirrored) {quartiles(np.array([thumb_height(j) for j in xyz]))}")
+        xyz = np.load(Path(args.realdev, "annotations.npz"))["xyz_mm"].astype(np.float64)  # left hands
+        print(f"  the real set's labels ({len(xyz)}) {quartiles(np.array([thumb_height(j) for j in xyz]))}")
     if args.png:
         plot(tables, args.png)
         print(f"wrote {args.png}")
