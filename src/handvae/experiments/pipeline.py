@@ -1,24 +1,51 @@
 """The one pipeline: synthesise -> prepare -> train -> evaluate, each step skipped when its output is
-complete (so an interrupted experiment resumes). ``handvae demo``, ``handvae reproduce``, the
-benchmarks and the tests' fixtures all build their data and runs through these functions.
+complete (so an interrupted experiment resumes). A complete world or cache is reused only when its
+record (``synth_config.yaml``, the cache's ``manifest.json``) matches the settings asked for; one made
+otherwise (an older world, another seed or size) is a UserError that names what differs. ``handvae
+demo``, ``handvae reproduce``, the benchmarks and the tests' fixtures all build their data and runs
+through these functions.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
+import yaml
+
+from handvae.data.cache import read_manifest
 from handvae.data.prepare import PrepareConfig, prepare
-from handvae.synth.generate import generate_dataset
+from handvae.errors import UserError
+from handvae.synth.generate import generate_dataset, scene_options, synth_config
+
+
+def _check_same(path: Path, found: dict, wanted: dict) -> None:
+    """Raise a UserError naming ``path`` and every key whose recorded value differs from the asked one."""
+    diffs = [f"{k}: {found.get(k, '(absent)')!r} there, {v!r} asked" for k, v in wanted.items() if found.get(k) != v]
+    if diffs:
+        raise UserError(f"{path}: made with other settings ({'; '.join(diffs)}); delete its folder or choose "
+                        "another output folder")  # fmt: skip
+
+
+def _flat(cfg: dict) -> dict:
+    """``synth_config``'s nesting flattened: the scene's options beside the dataset's own keys."""
+    return {k: v for k, v in cfg.items() if k != "scene"} | cfg.get("scene", {})
 
 
 def build_world(world: Path, n_train: int, n_test: int, seed: int = 0, workers: int = 1, size: int = 320,
                 options: dict[str, str] | None = None, overwrite: bool = False,
                 progress: bool = False) -> Path:  # fmt: skip
     """Render the synthetic world (RHD layout) into ``world`` unless it is already complete (its
-    ``synth_config.yaml`` is written last) or ``overwrite``; ``options``: ``--world`` overrides."""
-    if overwrite or not (Path(world) / "synth_config.yaml").is_file():
+    ``synth_config.yaml`` is written last) or ``overwrite``; ``options``: ``--world`` overrides. A
+    complete folder rendered with other settings (counts, seed, size, any world option) is a UserError,
+    never silently reused."""
+    done = Path(world) / "synth_config.yaml"
+    if overwrite or not done.is_file():
         generate_dataset("rhd", world, n_train, n_test, seed=seed, workers=workers, overwrite=True, size=size,
                          progress=progress, world=options)  # fmt: skip
+    else:
+        wanted = synth_config("rhd", n_train, n_test, seed, size, scene_options("rhd", size, options))
+        _check_same(done, _flat(yaml.safe_load(done.read_text()) or {}), _flat(wanted))
     return Path(world)
 
 
@@ -26,12 +53,19 @@ def prepare_cache(root: Path, cache: Path, crop: int, seed: int = 0, workers: in
                   splits: tuple[str, ...] = ("train", "test"), source: str = "rhd", overwrite: bool = False,
                   progress: bool = False) -> Path:  # fmt: skip
     """Prepare ``splits`` of ``source`` at ``root`` into ``cache/<split>`` (``crop`` px crops, left hands
-    mirrored), skipping a split that is already prepared unless ``overwrite``."""
+    mirrored), skipping a split that is already prepared unless ``overwrite``; an existing split prepared
+    from another source or with other settings is a UserError."""
     for split in splits:
+        cfg = PrepareConfig(source=source, root=str(root), split=split, size=crop, points=points, seed=seed,
+                            workers=workers)  # fmt: skip
         if overwrite or not (Path(cache) / split / "manifest.json").is_file():
-            cfg = PrepareConfig(source=source, root=str(root), split=split, size=crop, points=points, seed=seed,
-                                workers=workers)  # fmt: skip
             prepare(cfg, cache, overwrite=True, progress=progress)
+            continue
+        found = dict(read_manifest(Path(cache) / split).get("config", {}))
+        wanted = {k: v for k, v in asdict(cfg).items() if k not in ("root", "workers")}
+        found["root_resolved"] = str(Path(found.get("root", "")).resolve())
+        wanted["root_resolved"] = str(Path(root).resolve())
+        _check_same(Path(cache) / split / "manifest.json", found, wanted)
     return Path(cache)
 
 

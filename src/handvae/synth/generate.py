@@ -125,6 +125,14 @@ def _check_out(out: Path, overwrite: bool) -> None:
         raise UserError(f"--out {out}: folder is not empty (holds a dataset?); pass --overwrite to replace it")
 
 
+def synth_config(fmt: str, n_train: int, n_test: int, seed: int, size: int, opt: SceneOptions) -> dict:
+    """What ``synth_config.yaml`` records of a dataset: everything its files depend on (not ``workers``),
+    as plain YAML values."""
+    scene = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(opt).items()}
+    cfg = {"format": fmt, "train": n_train, "test": n_test, "seed": seed, "size": size, "scene": scene}
+    return yaml.safe_load(yaml.safe_dump(cfg))
+
+
 def generate_dataset(
     fmt: str,
     out: str | Path,
@@ -156,9 +164,8 @@ def generate_dataset(
         tasks = _tasks(fmt, tmp, n_train, n_test, seed, opt)
         records = _render_all(tasks, fmt, workers, n_train + n_test if progress else 0)
         _write_labels(fmt, tmp, records, n_train, n_test)
-        scene = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(opt).items()}
-        cfg = {"format": fmt, "train": n_train, "test": n_test, "seed": seed, "size": size, "scene": scene}
-        (tmp / "synth_config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=True))
+        (tmp / "synth_config.yaml").write_text(yaml.safe_dump(synth_config(fmt, n_train, n_test, seed, size, opt),
+                                                              sort_keys=True))  # fmt: skip
         _publish(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
