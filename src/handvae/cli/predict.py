@@ -1,6 +1,6 @@
 """``handvae predict IMAGE_OR_FOLDER... [--checkpoint C | --model NAME] [--bbox x,y,w,h] [--K fx,fy,cx,cy] --out DIR``.
 
-Without ``--checkpoint`` the released model ``s4w32h`` (an S4) shipped with handvae is used (``--model NAME`` for
+Without ``--checkpoint`` the released model ``s4w32hc`` (an S4) shipped with handvae is used (``--model NAME`` for
 another, :mod:`handvae.models.released`). Examples::
 
     handvae predict photo.jpg --out preds --hand auto
@@ -41,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER", help="image files and/or folders of images")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--checkpoint", help="a run folder or a .safetensors checkpoint of 'handvae train'")
-    source.add_argument("--model", metavar="NAME", help="a released model shipped with handvae (default: s4w32h when "
+    source.add_argument("--model", metavar="NAME", help="a released model shipped with handvae (default: s4w32hc when "
                                                         "no --checkpoint is given)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--bbox", help="x,y,w,h px: a box around the hand (for every image); it is made square and "

@@ -46,7 +46,7 @@ RELEASE_FORMAT = "handvae-released-1"
 ENV_DIR = "HANDVAE_RELEASED_DIR"
 POSE_PATH_PREFIXES = ("encoders.R.", "decoders.P.")
 # handvae predict's model when none is named: the released S4 (issue 15), the one best on real photos (docs/MODELS.md)
-DEFAULT_MODEL = "s4w32h"
+DEFAULT_MODEL = "s4w32hc"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 JSON_FIELDS = ("config", "training_data", "metrics", "recorded_outputs", "fp32_outputs", "source")
 # Largest |shipped - recorded| output on the reference input (normalised units) for a file to load:
