@@ -56,5 +56,7 @@ def test_cache_made_otherwise_is_an_error(tiny_cache, change, named):
 
 
 def test_cache_of_another_world_is_an_error(tiny_cache, tmp_path):
-    with pytest.raises(UserError, match="root_resolved"):
+    with pytest.raises(UserError) as err:
         prepare_cache(tmp_path / "other_world", tiny_cache, crop=32, points=256)
+    assert f"root: '{(tiny_cache.parent / 'rhd').resolve()}' there, '{(tmp_path / 'other_world').resolve()}' asked" \
+        in str(err.value)

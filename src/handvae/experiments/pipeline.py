@@ -62,9 +62,9 @@ def prepare_cache(root: Path, cache: Path, crop: int, seed: int = 0, workers: in
             prepare(cfg, cache, overwrite=True, progress=progress)
             continue
         found = dict(read_manifest(Path(cache) / split).get("config", {}))
-        wanted = {k: v for k, v in asdict(cfg).items() if k not in ("root", "workers")}
-        found["root_resolved"] = str(Path(found.get("root", "")).resolve())
-        wanted["root_resolved"] = str(Path(root).resolve())
+        if "root" in found:  # the same world however its path was spelt
+            found["root"] = str(Path(found["root"]).resolve())
+        wanted = {k: v for k, v in asdict(cfg).items() if k != "workers"} | {"root": str(Path(root).resolve())}
         _check_same(Path(cache) / split / "manifest.json", found, wanted)
     return Path(cache)
 
