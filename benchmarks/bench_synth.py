@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from handvae.machine import summary
 from handvae.synth.appearance import natural_images_u8
 from handvae.synth.generate import generate_dataset, make_sample, scene_options
 
@@ -39,6 +40,7 @@ def main() -> None:
         generate_dataset(args.format, Path(tmp) / "ds", args.n, 0, seed=1, workers=1, world=world)
         t_all = time.perf_counter() - t0
     w, h = (opt.width, opt.height)
+    print(summary())
     print(f"format {args.format}, {w}x{h}, hand {opt.hand_model}, {args.n} samples, 1 worker")
     print(f"render only (no files): {args.n / t_make:.1f} samples/s/core")
     print(f"all modalities written:  {args.n / t_all:.1f} samples/s/core (target >= 20)")

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from handvae.config import load_config
+from handvae.machine import summary
 from handvae.schema import Config
 
 
@@ -124,6 +125,7 @@ def main(argv: list[str] | None = None) -> None:
         tmp = Path(tmp)
         cfg = config_for("S4", args)
         cache = args.cache or make_cache(tmp, cfg.data.crop_size, args.samples)
+        print(summary())
         print(f"preset {args.preset}, device {args.device}, crop {cfg.data.crop_size}, batch {args.batch}, "
               f"rgb_width {cfg.model.rgb_width}, point_width {cfg.model.point_width}, points {cfg.data.n_points}, "
               f"heatmaps {cfg.data.heatmap_size} (x{cfg.model.heat_width}, kernel {cfg.model.heat_kernel}), "

@@ -43,7 +43,10 @@ def main() -> int:
     p.add_argument("--out", type=Path, help="also write everything printed to this file")
     args = p.parse_args()
     env = {**os.environ, "PYTHONPATH": str(HERE.parent / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    header = f"machine: {platform.platform()}, {os.cpu_count()} CPU threads, device {args.device}"
+    sys.path.insert(0, str(HERE.parent / "src"))
+    from handvae.machine import summary
+
+    header = f"{summary()}, {platform.platform()}, device {args.device}"
     chunks = [header]
     print(header, flush=True)
     failed = 0

@@ -28,7 +28,9 @@ def environment() -> dict[str, Any]:
     import torch
 
     import handvae
+    from handvae import machine
 
+    cpu = machine.describe()
     return {
         "handvae": handvae.__version__,
         "git_commit": git_commit(),
@@ -36,7 +38,8 @@ def environment() -> dict[str, Any]:
         "torch": torch.__version__,
         "numpy": numpy.__version__,
         "cuda": torch.version.cuda if torch.cuda.is_available() else None,
-        "device_name": torch.cuda.get_device_name(0) if torch.cuda.is_available() else platform.processor() or None,
+        "device_name": torch.cuda.get_device_name(0) if torch.cuda.is_available() else cpu["cpu"],
+        "machine": cpu,
         "platform": platform.platform(),
         "argv": sys.argv,
     }

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 import torch
 
 from handvae import checkpoint as ck
+from handvae import machine
 from handvae.config import to_dict
 from handvae.data.batches import build_loader
 from handvae.errors import UserError
@@ -54,6 +56,21 @@ def autocast_context(amp: str, device: torch.device):
     if amp == "auto" and not torch.cuda.is_bf16_supported():
         dtype = torch.float16
     return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+def cpu_bf16_warning(amp: str, device: torch.device, cpuinfo: str | None = None) -> str | None:
+    """The warning for ``trainer.amp=bf16`` on a CPU whose flags show no native bfloat16 (no AVX512-BF16, AMX
+    or Arm BF16; ``cpuinfo``: the text of /proc/cpuinfo, read when None), else None. There oneDNN emulates
+    it: S1 at width 32 trained at 0.50 times float32's speed on a 2-core Intel Xeon without it, against 1.6
+    times on a CPU with it (docs/LEARNING.md section 7)."""
+    if device.type != "cpu" or amp != "bf16":
+        return None
+    info = machine.read_cpuinfo() if cpuinfo is None else cpuinfo
+    if machine.native_bf16(info) is not False:
+        return None
+    return (f"trainer.amp=bf16 on a CPU without native bfloat16 ({machine.cpu_model(info) or 'unknown CPU'}: "
+            "no avx512_bf16, amx_bf16 or bf16 flag): it is emulated and trains about half as fast as float32 "
+            "here; trainer.amp=off is faster on this machine")
 
 
 def trained_hands(manifest: dict) -> str:
@@ -113,6 +130,8 @@ class Trainer:
         self.dist = dist_info or setup(cfg.trainer.device)
         self.device = self.dist.device
         autocast_context(cfg.trainer.amp, self.device)  # an amp this device cannot run fails here, not at step 1
+        if (slow := cpu_bf16_warning(cfg.trainer.amp, self.device)) is not None:
+            warnings.warn(slow, stacklevel=2)
         self.run_dir = Path(cfg.out_dir)
         self.ckpt_dir = self.run_dir / "checkpoints"
         torch.manual_seed(cfg.seed + self.dist.rank)
