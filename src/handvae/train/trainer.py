@@ -73,6 +73,13 @@ def cpu_bf16_warning(amp: str, device: torch.device, cpuinfo: str | None = None)
             "here; trainer.amp=off is faster on this machine")
 
 
+def check_amp(amp: str, device: torch.device) -> None:
+    """At start-up, not at step 1: a UserError for an amp this device cannot run, a warning for bf16 emulated."""
+    autocast_context(amp, device)
+    if (slow := cpu_bf16_warning(amp, device)) is not None:
+        warnings.warn(slow, stacklevel=3)
+
+
 def trained_hands(manifest: dict) -> str:
     """``"right"`` when the training cache mirrored left hands to right ones, else ``"both"``."""
     return "right" if manifest.get("config", {}).get("mirror") == "left" else "both"
@@ -129,9 +136,7 @@ class Trainer:
         self.cfg = cfg
         self.dist = dist_info or setup(cfg.trainer.device)
         self.device = self.dist.device
-        autocast_context(cfg.trainer.amp, self.device)  # an amp this device cannot run fails here, not at step 1
-        if (slow := cpu_bf16_warning(cfg.trainer.amp, self.device)) is not None:
-            warnings.warn(slow, stacklevel=2)
+        check_amp(cfg.trainer.amp, self.device)
         self.run_dir = Path(cfg.out_dir)
         self.ckpt_dir = self.run_dir / "checkpoints"
         torch.manual_seed(cfg.seed + self.dist.rank)
