@@ -10,6 +10,16 @@
 #   nohup bash tools/release.sh > release.log 2>&1 &).
 # Work folder: $HANDVAE_RELEASE_ROOT (default ~/.cache/handvae/release). The real development set, when
 # $HANDVAE_REALDEV points at it (default ../shared/realdev), is only scored, never trained on.
+#
+# WORLD (default "thumb_holds=false"): handvae synth --world options of the release world. The shipped s4
+# and s1 were trained on the world before the thumb holds (docs/SIM2REAL.md), which this gives; WORLD=""
+# renders today's default world instead (the same recipe, a different model). A world already rendered
+# under $HANDVAE_RELEASE_ROOT is reused as it is: remove world/, world_select/ and the caches after changing WORLD.
+# STEPS=shipped: train each model to the step of its shipped checkpoint, with no time limit, instead of
+# for two hours of training time. How many steps two hours give depends on the CPU (on a 2-core Intel
+# Xeon without native bfloat16 about a third of the EPYC's where the shipped models were trained:
+# docs/LEARNING.md section 7); the plateau schedule depends only on the steps, so this is the shipped
+# run's schedule on any machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HV=${HANDVAE:-.venv/bin/handvae}
@@ -17,13 +27,15 @@ PY=${PYTHON:-.venv/bin/python}
 ROOT=${HANDVAE_RELEASE_ROOT:-$HOME/.cache/handvae/release}
 REALDEV=${HANDVAE_REALDEV:-../shared/realdev}
 SEED=${SEED:-0}
+WORLD_ARGS=(); for kv in ${WORLD-thumb_holds=false}; do WORLD_ARGS+=(--world "$kv"); done
 MODELS=("$@")
 [ ${#MODELS[@]} -eq 0 ] && MODELS=(s4 s1)
 mkdir -p "$ROOT"
 
 # 1. the release world: the default (mesh) world, 30,000 training + 500 test samples at 320 px
 [ -f "$ROOT/world/synth_config.yaml" ] || \
-  $HV synth --format rhd --out "$ROOT/world" --train 30000 --test 500 --seed "$SEED" --workers 2 --size 320 --quiet --overwrite
+  $HV synth --format rhd --out "$ROOT/world" --train 30000 --test 500 --seed "$SEED" --workers 2 --size 320 --quiet --overwrite \
+    "${WORLD_ARGS[@]}"
 # 2. prepared 128 px crops (left hands mirrored), and the real photos for scoring when present
 for split in train test; do
   [ -f "$ROOT/cache128/$split/manifest.json" ] || \
@@ -37,8 +49,13 @@ fi
 for m in "${MODELS[@]}"; do
   RUN="$ROOT/runs/$m"
   RESUME=""; [ -f "$RUN/checkpoints/last.safetensors" ] && RESUME="--resume"
+  PIN=()
+  if [ "${STEPS:-}" = shipped ]; then
+    N=$($PY -c "from handvae.models.released import read_release as r, released_path as p; print(r(p('$m'))[1]['source']['step'])")
+    PIN=("trainer.max_steps=$N" "trainer.max_minutes=0")
+  fi
   [ -f "$RUN/done" ] || { $HV train "configs/release/$m.yaml" "data.cache=$ROOT/cache128" "out_dir=$RUN" \
-      "seed=$SEED" $RESUME && touch "$RUN/done"; }
+      "seed=$SEED" "${PIN[@]}" $RESUME && touch "$RUN/done"; }
   [ -f "$RUN/eval_synthetic/metrics.json" ] || $HV evaluate "$RUN" --data "$ROOT/cache128" --out "$RUN/eval_synthetic"
   if [ -f "$ROOT/realdev128/test/manifest.json" ] && [ ! -f "$RUN/eval_realdev/metrics.json" ]; then
     $HV evaluate "$RUN" --data "$ROOT/realdev128" --out "$RUN/eval_realdev"
@@ -52,7 +69,7 @@ done
 #    model are measured on it (docs/MODELS.md)
 [ -f "$ROOT/world_select/synth_config.yaml" ] || \
   $HV synth --format rhd --out "$ROOT/world_select" --train 0 --test 500 --seed $((SEED + 1)) --workers 2 --size 320 \
-    --quiet --overwrite
+    --quiet --overwrite "${WORLD_ARGS[@]}"
 for mirror in left none; do
   SEL="$ROOT/cache128_select_$mirror"
   [ -f "$SEL/test/manifest.json" ] || $HV prepare rhd "$ROOT/world_select" --out "$SEL" --split test --size 128 \
