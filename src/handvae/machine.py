@@ -4,9 +4,9 @@ speed benchmarks read it.
 
 Speeds differ by machine far more than between settings compared on one machine: the same renderer and
 trainer ran 3.2-3.5 times slower on a 2-core Intel Xeon (2.5 GHz, AVX-512 without BF16) than on the 2-core
-AMD EPYC with AVX512-BF16 where the project's earlier figures were measured, and bfloat16 training, 1.6
-times faster than float32 on the EPYC, ran at half float32's speed on the Xeon (docs/LEARNING.md
-section 7). So every speed figure should say which machine gave it.
+AMD EPYC with AVX512-BF16 where the project's earlier figures were measured, and bfloat16 training,
+1.34 times as fast as float32 on the EPYC, ran at 0.50-0.55 times float32's speed on the Xeon
+(docs/LEARNING.md section 7). So every speed figure should say which machine gave it.
 """
 
 from __future__ import annotations

@@ -61,8 +61,8 @@ def autocast_context(amp: str, device: torch.device):
 def cpu_bf16_warning(amp: str, device: torch.device, cpuinfo: str | None = None) -> str | None:
     """The warning for ``trainer.amp=bf16`` on a CPU whose flags show no native bfloat16 (no AVX512-BF16, AMX
     or Arm BF16; ``cpuinfo``: the text of /proc/cpuinfo, read when None), else None. There oneDNN emulates
-    it: S1 at width 32 trained at 0.50 times float32's speed on a 2-core Intel Xeon without it, against 1.6
-    times on a CPU with it (docs/LEARNING.md section 7)."""
+    it: S1 trained at 0.50-0.55 times float32's speed on a 2-core Intel Xeon without it, against 1.34 times
+    on an AMD EPYC with it (channels_last both; docs/LEARNING.md section 7)."""
     if device.type != "cpu" or amp != "bf16":
         return None
     info = machine.read_cpuinfo() if cpuinfo is None else cpuinfo
