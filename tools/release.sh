@@ -32,7 +32,7 @@ MODELS=("$@")
 [ ${#MODELS[@]} -eq 0 ] && MODELS=(s4 s1)
 mkdir -p "$ROOT"
 
-# 1. the release world: the default (mesh) world, 30,000 training + 500 test samples at 320 px
+# 1. the release world: the mesh world (with WORLD's options), 30,000 training + 500 test samples at 320 px
 [ -f "$ROOT/world/synth_config.yaml" ] || \
   $HV synth --format rhd --out "$ROOT/world" --train 30000 --test 500 --seed "$SEED" --workers 2 --size 320 --quiet --overwrite \
     "${WORLD_ARGS[@]}"

@@ -2,11 +2,11 @@
 bfloat16 instructions. The one home of this; a run's ``env.json``, the trainer's bfloat16 check and the
 speed benchmarks read it.
 
-Speeds differ by machine far more than between settings compared on one machine: the same renderer and
-trainer ran 3.2-3.5 times slower on a 2-core Intel Xeon (2.5 GHz, AVX-512 without BF16) than on the 2-core
-AMD EPYC with AVX512-BF16 where the project's earlier figures were measured, and bfloat16 training,
-1.34 times as fast as float32 on the EPYC, ran at 0.50-0.55 times float32's speed on the Xeon
-(docs/LEARNING.md section 7). So every speed figure should say which machine gave it.
+Speeds differ by machine far more than between settings compared on one machine. On a 2-core Intel Xeon
+(2.5 GHz, AVX-512 without BF16) the synthetic world rendered 3.3 times slower, and float32 training ran 2.1
+times slower, than on the 2-core AMD EPYC with AVX512-BF16 where the project's earlier figures were
+measured. bfloat16 training ran 1.34 times as fast as float32 on the EPYC, and 0.50-0.55 times as fast on
+the Xeon (docs/LEARNING.md section 7). So every speed figure should say which machine gave it.
 """
 
 from __future__ import annotations
