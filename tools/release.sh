@@ -17,9 +17,9 @@
 # under $HANDVAE_RELEASE_ROOT is reused as it is: remove world/, world_select/ and the caches after changing WORLD.
 # STEPS=shipped: train each model to the step of its shipped checkpoint, with no time limit, instead of
 # for two hours of training time. How many steps two hours give depends on the CPU (on a 2-core Intel
-# Xeon without native bfloat16 about a third of the EPYC's where the shipped models were trained:
-# docs/LEARNING.md section 7); the plateau schedule depends only on the steps, so this is the shipped
-# run's schedule on any machine.
+# Xeon about half as many as on the EPYC where the shipped models were trained: docs/LEARNING.md
+# section 7); the plateau schedule depends only on the steps, so this is the shipped run's schedule on
+# any machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HV=${HANDVAE:-.venv/bin/handvae}
