@@ -12,7 +12,6 @@ Writes into ``out``::
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from pathlib import Path
@@ -26,17 +25,11 @@ from handvae.errors import UserError
 from handvae.eval.metrics import Protocol, Result
 from handvae.eval.report import markdown_report, plot_pck, plot_per_joint
 from handvae.eval.scoring import evaluate_split, mean_pose_baseline
-from handvae.files import atomic_write_bytes, atomic_write_text
+from handvae.files import atomic_write_npz, atomic_write_text
 from handvae.models.load import load_model
 from handvae.models.released import is_released_file
 
 BASELINE = "mean pose (baseline)"
-
-
-def _save_npz(path: Path, **arrays) -> None:
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def run_name(path: Path) -> str:
@@ -90,9 +83,9 @@ def evaluate_runs(
         results[name] = result
 
         arrays = open_split(split_dir, ["xyz_mm", "vis"])
-        _save_npz(out / f"predictions_{name.replace('/', '_')}.npz", pred_mm=pred_mm.astype(np.float32),
-                  gt_mm=np.asarray(arrays["xyz_mm"][: loader.n]), vis=np.asarray(arrays["vis"][: loader.n]),
-                  index=np.arange(loader.n))
+        atomic_write_npz(out / f"predictions_{name.replace('/', '_')}.npz", {
+            "pred_mm": pred_mm.astype(np.float32), "gt_mm": np.asarray(arrays["xyz_mm"][: loader.n]),
+            "vis": np.asarray(arrays["vis"][: loader.n]), "index": np.arange(loader.n)})
         plot_per_joint(result, out / f"per_joint_{name.replace('/', '_')}.png", title=f"{name}: per-joint error")
         first_cfg = first_cfg or (cfg, loader)
     if baseline:
